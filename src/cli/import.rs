@@ -1,0 +1,79 @@
+//! `orders import FILE|-`: NDJSON (or one JSON array) in the export shape, parsed record by
+//! record as the store writes them, so an error names the line (or element) of the first bad
+//! record and nothing is written.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::Path;
+
+use anyhow::Context as _;
+use serde_json::Value;
+
+use crate::domain::{NewOrder, input};
+use crate::error::{Error, Result};
+use crate::store::Store;
+
+/// Imports `path` (`-` for standard input) in one transaction.
+///
+/// # Errors
+/// The first bad record, named by its line or element number, or a file that cannot be read.
+pub async fn run(store: &Store, path: &Path) -> anyhow::Result<()> {
+    let reader: Box<dyn Read> = if path == Path::new("-") {
+        Box::new(io::stdin().lock())
+    } else {
+        Box::new(File::open(path).with_context(|| format!("cannot read {}", path.display()))?)
+    };
+    let mut reader = BufReader::with_capacity(1 << 16, reader);
+    let is_array = first_non_space(&mut reader)? == Some(b'[');
+    let result = if is_array {
+        let elements: Vec<Value> = match serde_json::from_reader(reader) {
+            Ok(elements) => elements,
+            Err(e) => return Err(Error::invalid("file", format!("is not one JSON array of orders: {e}")).into()),
+        };
+        let records = elements.into_iter().enumerate().map(|(i, value)| (i + 1, record(&value)));
+        store.import(records, "import").await
+    } else {
+        let records = reader.lines().enumerate().filter_map(|(i, line)| match line {
+            Ok(line) if line.trim().is_empty() => None,
+            Ok(line) => Some((i + 1, parse_line(&line))),
+            Err(e) => Some((i + 1, Err(Error::invalid("file", format!("cannot be read: {e}"))))),
+        });
+        store.import(records, "import").await
+    };
+    let unit = if is_array { "element" } else { "line" };
+    match result {
+        Ok(report) => {
+            eprintln!("orders: imported {} orders ({} new services)", report.orders, report.services);
+            Ok(())
+        }
+        Err(failure) => {
+            let error = anyhow::Error::new(failure.error);
+            Err(match failure.record {
+                Some(n) => error.context(format!("nothing imported: {unit} {n}")),
+                None => error.context("nothing imported"),
+            })
+        }
+    }
+}
+
+fn parse_line(line: &str) -> Result<NewOrder> {
+    let value: Value = serde_json::from_str(line).map_err(|e| Error::invalid("record", format!("is not JSON: {e}")))?;
+    record(&value)
+}
+
+fn record(value: &Value) -> Result<NewOrder> {
+    let object = value.as_object().ok_or_else(|| Error::invalid("record", "must be a JSON object (an order)"))?;
+    input::import_record(object).map_err(Error::Invalid)
+}
+
+fn first_non_space(reader: &mut impl BufRead) -> io::Result<Option<u8>> {
+    loop {
+        let buffer = reader.fill_buf()?;
+        let Some(&first) = buffer.first() else { return Ok(None) };
+        if first.is_ascii_whitespace() {
+            reader.consume(1);
+        } else {
+            return Ok(Some(first));
+        }
+    }
+}

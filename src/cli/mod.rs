@@ -1,0 +1,252 @@
+//! The command line: clap's types, the dispatch to one small function per script command, and
+//! the usage errors that exit with 2. Rendering lives in `output`, record commands in `records`.
+
+mod import;
+mod output;
+mod records;
+
+use std::io::IsTerminal as _;
+use std::path::PathBuf;
+
+use clap::{Args, CommandFactory as _, Parser, Subcommand};
+
+use crate::config::{Config, Sources};
+use crate::store::{Store, StoreOptions};
+
+pub use output::Format;
+
+/// `orders`: order management from the terminal, scripts and HTTP.
+#[derive(Debug, Parser)]
+#[command(name = "orders", version, about, max_term_width = 100)]
+#[command(
+    after_help = "With no command, opens the dashboard.\nExit codes: 0 ok, 1 failure, 2 usage, 3 not found, 4 conflict, 5 invalid input, 6 database unavailable."
+)]
+pub struct Cli {
+    /// Configuration file (default: $ORDERS_CONFIG, else ./orders.toml when present).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Database URL, overriding the configuration (sqlite://FILE or postgres://…).
+    #[arg(long, global = true, value_name = "URL")]
+    pub database_url: Option<String>,
+    /// Open the dashboard browse-only (no create, edit or delete).
+    #[arg(long)]
+    pub read_only: bool,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The script commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Apply pending database migrations (also done automatically at start).
+    Migrate,
+    /// Load the sample catalogue and orders (idempotent).
+    Seed,
+    /// List orders by (datetime, id).
+    List(ListArgs),
+    /// Show one order.
+    Get {
+        /// Order id.
+        id: String,
+        /// Output format.
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Show an order's history (also for deleted orders).
+    History {
+        /// Order id.
+        id: String,
+        /// Output format.
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Create an order; prints it.
+    Create(CreateArgs),
+    /// Change the given fields of an order; prints it.
+    Update(UpdateArgs),
+    /// Delete an order (asks first on a terminal; needs --yes otherwise).
+    Delete {
+        /// Order id.
+        id: String,
+        /// Do not ask.
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
+    /// The service catalogue.
+    #[command(subcommand)]
+    Services(ServicesCommand),
+    /// Write every order as NDJSON, one per line, in the API's JSON shape.
+    Export,
+    /// Read NDJSON (or one JSON array) in the export shape as new orders, all or nothing.
+    Import {
+        /// File to read, or - for standard input.
+        file: PathBuf,
+    },
+    /// Print shell completions.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the effective configuration (secrets redacted).
+    Config,
+}
+
+/// `list` flags.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Only orders at or after this instant (RFC 3339).
+    #[arg(long, value_name = "T")]
+    pub from: Option<String>,
+    /// Only orders before this instant (RFC 3339).
+    #[arg(long, value_name = "T")]
+    pub to: Option<String>,
+    /// Only orders with this service id.
+    #[arg(long, value_name = "ID")]
+    pub service: Option<String>,
+    /// At most this many orders.
+    #[arg(long, value_name = "N")]
+    pub limit: Option<String>,
+    /// Output format.
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// `create` flags.
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// Appointment instant, RFC 3339 with an offset (default: now).
+    #[arg(long, value_name = "T")]
+    pub datetime: Option<String>,
+    /// Total fee, e.g. 100 or 99.95.
+    #[arg(long, value_name = "F", allow_hyphen_values = true)]
+    pub fee: String,
+    /// Service id; repeat for several.
+    #[arg(long = "service", value_name = "ID", required = true)]
+    pub services: Vec<String>,
+    /// Output format.
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// `update` flags.
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("change").required(true).multiple(true))]
+pub struct UpdateArgs {
+    /// Order id.
+    pub id: String,
+    /// New appointment instant, RFC 3339 with an offset.
+    #[arg(long, value_name = "T", group = "change")]
+    pub datetime: Option<String>,
+    /// New total fee.
+    #[arg(long, value_name = "F", group = "change", allow_hyphen_values = true)]
+    pub fee: Option<String>,
+    /// New set of service ids; repeat for several.
+    #[arg(long = "service", value_name = "ID", group = "change")]
+    pub services: Vec<String>,
+    /// Output format.
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// `services` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ServicesCommand {
+    /// List the catalogue.
+    List {
+        /// Output format.
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Add a service.
+    Add {
+        /// Its name (unique, case-insensitively).
+        name: String,
+        /// Its id (default: the next free one).
+        #[arg(long, value_name = "ID")]
+        id: Option<String>,
+        /// Output format.
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Rename a service.
+    Rename {
+        /// Service id.
+        id: String,
+        /// The new name.
+        name: String,
+        /// Output format.
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Delete a service no order uses.
+    Delete {
+        /// Service id.
+        id: String,
+        /// Do not ask.
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
+}
+
+/// `-o FORMAT` for record commands.
+#[derive(Debug, Args, Clone, Copy)]
+pub struct OutputArgs {
+    /// Output format (default: table on a terminal, json otherwise).
+    #[arg(long, short = 'o', value_enum, value_name = "FORMAT")]
+    pub output: Option<Format>,
+}
+
+impl OutputArgs {
+    fn format(self) -> Format {
+        self.output.unwrap_or_else(|| if std::io::stdout().is_terminal() { Format::Table } else { Format::Json })
+    }
+}
+
+/// A mistake in how the command was called: exit code 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// Who the history records for local commands: `cli:<user>`.
+pub fn local_actor(front_end: &str) -> String {
+    let user = whoami::username().unwrap_or_else(|_| "unknown".to_owned());
+    format!("{front_end}:{user}")
+}
+
+/// Runs a parsed command line.
+///
+/// # Errors
+/// Whatever the command failed with; `main` turns it into a message and an exit code.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let sources = Sources { file: cli.config.clone(), database_url: cli.database_url.clone() };
+    let config = Config::load(&sources)?;
+    let Some(command) = cli.command else {
+        Cli::command().print_help()?;
+        return Err(UsageError("give a command (the dashboard is not available in this build)".to_owned()).into());
+    };
+    match command {
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "orders", &mut std::io::stdout());
+            Ok(())
+        }
+        Command::Config => {
+            print!("{}", config.to_toml());
+            Ok(())
+        }
+        command => {
+            let store = open_store(&config).await?;
+            let result = records::run(&store, command).await;
+            store.close().await;
+            result
+        }
+    }
+}
+
+/// Opens the configured store.
+///
+/// # Errors
+/// When the URL is invalid or the database unreachable.
+pub async fn open_store(config: &Config) -> crate::Result<Store> {
+    Store::connect(config.database.url.expose(), &StoreOptions::from_config(config)).await
+}

@@ -1,0 +1,11 @@
+//! `orders`: order management for a home-inspection company — one store (SQLite or
+//! PostgreSQL), three front ends (script commands, a JSON HTTP API, a terminal dashboard), one
+//! set of rules.
+
+pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod store;
+
+pub use error::{Error, Result};

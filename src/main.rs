@@ -1,0 +1,76 @@
+//! The `orders` binary: parse the command line, run it, and turn any error into
+//! `orders: <message>` on stderr and the documented exit code.
+
+use std::process::ExitCode;
+
+use clap::Parser as _;
+use orders::Error;
+use orders::cli::{Cli, UsageError};
+use orders::config::ConfigError;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // clap prints help/version (exit 0) and usage errors (exit 2) itself.
+            let _ = e.print();
+            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
+        }
+    };
+    init_tracing();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("orders: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(orders::cli::run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("orders: {err:#}");
+            ExitCode::from(exit_code(&err))
+        }
+    }
+}
+
+/// The exit codes of the README: 1 other, 2 usage, 3 not found, 4 conflict, 5 invalid input,
+/// 6 database unavailable.
+fn exit_code(err: &anyhow::Error) -> u8 {
+    for cause in err.chain() {
+        if let Some(err) = cause.downcast_ref::<Error>() {
+            return match err {
+                Error::NotFound { .. } => 3,
+                Error::Schedule { .. } | Error::Duplicate(_) | Error::InUse(_) | Error::Stale { .. } => 4,
+                Error::Invalid(_) => 5,
+                Error::Unavailable(_) => 6,
+                Error::Unauthorized(_) | Error::Forbidden(_) | Error::Internal(_) => 1,
+            };
+        }
+        if cause.is::<UsageError>() {
+            return 2;
+        }
+        if let Some(err) = cause.downcast_ref::<ConfigError>() {
+            return match err {
+                ConfigError::Missing(_) => 2,
+                ConfigError::Invalid(_) => 5,
+            };
+        }
+    }
+    1
+}
+
+/// `orders export | head` closes the pipe early; that is not a failure.
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain()
+        .filter_map(|cause| cause.downcast_ref::<std::io::Error>())
+        .any(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+}
+
+/// Diagnostics go to stderr, filtered by `RUST_LOG` (default: warnings).
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}

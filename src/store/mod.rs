@@ -1,0 +1,270 @@
+//! The order store: the only place that speaks SQL.
+//!
+//! One [`Store`] serves both backends through sqlx's `Any` driver: every column is an integer
+//! or text (instants in epoch milliseconds, money in cents), so one SQL text runs on SQLite and
+//! PostgreSQL alike, and the few differences (the write lock, JSON aggregation, migrations)
+//! are picked by [`Backend`] here. `sqlx::Error` is classified into [`crate::Error`] once, below.
+
+mod history;
+mod import;
+mod orders;
+mod services;
+mod sql;
+
+use std::sync::Once;
+use std::time::Duration;
+
+use sqlx::AnyConnection;
+use sqlx::any::AnyPoolOptions;
+use sqlx::migrate::Migrator;
+use sqlx::{Any, AnyPool, Executor as _, Transaction};
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+
+pub use import::{ImportError, ImportReport};
+pub use orders::OrderQuery;
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
+
+/// The key of the PostgreSQL advisory lock that serializes every write (see [`Store::begin_write`]).
+const POSTGRES_WRITE_LOCK: i64 = 0x6f72_6465_7273; // "orders"
+
+/// Which database a store talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// An embedded SQLite file.
+    Sqlite,
+    /// A PostgreSQL server.
+    Postgres,
+}
+
+impl Backend {
+    /// Picks the backend from a database URL's scheme.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] for any other scheme.
+    pub fn from_url(url: &str) -> Result<Self> {
+        match url.split_once(':').map(|(scheme, _)| scheme) {
+            Some("sqlite") => Ok(Self::Sqlite),
+            Some("postgres" | "postgresql") => Ok(Self::Postgres),
+            _ => Err(Error::invalid(
+                "database.url",
+                "must start with sqlite:// or postgres:// (e.g. sqlite://orders.db)",
+            )),
+        }
+    }
+}
+
+/// How to open a store.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// Pool size.
+    pub max_connections: u32,
+    /// Apply pending migrations on open.
+    pub auto_migrate: bool,
+    /// The scheduling rule's minimum gap.
+    pub min_gap: Duration,
+}
+
+impl StoreOptions {
+    /// The options a configuration asks for.
+    pub fn from_config(config: &Config) -> Self {
+        Self {
+            max_connections: config.database.max_connections.max(1),
+            auto_migrate: config.database.auto_migrate,
+            min_gap: config.rules.min_gap,
+        }
+    }
+}
+
+/// A handle on the order store; cheap to clone (the pool is shared).
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+    min_gap: Duration,
+}
+
+impl Store {
+    /// Opens the store at `url` (`sqlite://FILE`, created on first use, or `postgres://…`),
+    /// and migrates it when `options.auto_migrate` is set.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] for a URL of another scheme, [`Error::Unavailable`] when the database
+    /// cannot be reached.
+    pub async fn connect(url: &str, options: &StoreOptions) -> Result<Self> {
+        static DRIVERS: Once = Once::new();
+        DRIVERS.call_once(sqlx::any::install_default_drivers);
+        let backend = Backend::from_url(url)?;
+        let mut pool =
+            AnyPoolOptions::new().max_connections(options.max_connections).acquire_timeout(Duration::from_secs(5));
+        if backend == Backend::Sqlite {
+            pool = pool.after_connect(|conn, _| Box::pin(async move { tune_sqlite(conn).await }));
+        }
+        let pool = pool.connect(&connect_url(backend, url)).await.map_err(|e| match e {
+            sqlx::Error::Configuration(e) => Error::invalid("database.url", e.to_string()),
+            other => Error::from(other),
+        })?;
+        let store = Self { pool, backend, min_gap: options.min_gap };
+        if options.auto_migrate {
+            store.migrate().await?;
+        }
+        Ok(store)
+    }
+
+    /// Applies every pending migration.
+    ///
+    /// # Errors
+    /// When the database is unreachable or a migration fails (or was changed after it ran).
+    pub async fn migrate(&self) -> Result<()> {
+        let migrator = match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        migrator.run(&self.pool).await.map_err(|e| match e {
+            sqlx::migrate::MigrateError::Execute(e) => Error::from(e),
+            other => Error::Internal(format!("migration failed: {other}")),
+        })
+    }
+
+    /// Which database this is.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The scheduling rule's minimum gap this store enforces.
+    pub fn min_gap(&self) -> Duration {
+        self.min_gap
+    }
+
+    /// Checks that the database answers (for `/readyz`).
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`] when it does not.
+    pub async fn ping(&self) -> Result<()> {
+        self.pool.execute("SELECT 1").await?;
+        Ok(())
+    }
+
+    /// Closes every connection, waiting for those in use to come back.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Begins a write transaction holding the store's write lock.
+    ///
+    /// Every write takes the same lock, so the scheduling rule's check and the write it guards
+    /// are one atomic step for every writer: threads, processes, and several servers on one
+    /// PostgreSQL. On SQLite, `BEGIN IMMEDIATE` takes the database's write lock up front (a
+    /// plain `BEGIN` would take it at the first write and fail with SQLITE_BUSY instead of
+    /// waiting). On PostgreSQL, a transaction-scoped advisory lock is taken first, in READ
+    /// COMMITTED, so every later statement's snapshot already sees whatever the previous
+    /// holder committed; history `seq` values are therefore handed out in commit order.
+    async fn begin_write(&self) -> Result<Transaction<'static, Any>> {
+        match self.backend {
+            Backend::Sqlite => Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?),
+            Backend::Postgres => {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query("SELECT 1 FROM pg_advisory_xact_lock($1)")
+                    .bind(POSTGRES_WRITE_LOCK)
+                    .execute(&mut *tx)
+                    .await?;
+                Ok(tx)
+            }
+        }
+    }
+}
+
+/// Makes SQLite fit for several writers: WAL (readers never block the writer), a busy timeout
+/// (writers from other processes wait instead of failing), foreign keys on.
+async fn tune_sqlite(conn: &mut AnyConnection) -> sqlx::Result<()> {
+    conn.execute("PRAGMA journal_mode = WAL").await?;
+    conn.execute("PRAGMA synchronous = NORMAL").await?;
+    conn.execute("PRAGMA busy_timeout = 30000").await?;
+    conn.execute("PRAGMA foreign_keys = ON").await?;
+    Ok(())
+}
+
+/// SQLite files are created on first use unless the URL says otherwise.
+fn connect_url(backend: Backend, url: &str) -> String {
+    match backend {
+        Backend::Sqlite if !url.contains("mode=") && !url.contains(":memory:") => {
+            format!("{url}{}mode=rwc", if url.contains('?') { '&' } else { '?' })
+        }
+        _ => url.to_owned(),
+    }
+}
+
+impl From<sqlx::Error> for Error {
+    /// The one place database failures are classified: unreachable or busy is
+    /// [`Error::Unavailable`]; everything else not handled where its meaning is known is
+    /// [`Error::Internal`].
+    fn from(err: sqlx::Error) -> Self {
+        match &err {
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed => Error::Unavailable(err.to_string()),
+            sqlx::Error::Database(db) if is_unavailable_code(db.code().as_deref()) => {
+                Error::Unavailable(db.message().to_owned())
+            }
+            _ => Error::Internal(err.to_string()),
+        }
+    }
+}
+
+/// SQLSTATE classes 08 (connection), 53 (resources), 57P (shutdown) on PostgreSQL; SQLITE_BUSY
+/// (5), SQLITE_LOCKED (6), SQLITE_CANTOPEN (14) and their extended codes on SQLite.
+fn is_unavailable_code(code: Option<&str>) -> bool {
+    let Some(code) = code else { return false };
+    // SQLSTATEs are always five characters; SQLite's (extended) result codes are shorter numbers.
+    if code.len() == 5 {
+        return code.starts_with("08") || code.starts_with("53") || code.starts_with("57P");
+    }
+    code.parse::<i32>().is_ok_and(|sqlite| matches!(sqlite & 0xff, 5 | 6 | 14))
+}
+
+/// Whether a failed statement broke a UNIQUE or PRIMARY KEY constraint.
+fn is_unique_violation(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+/// Whether a failed statement broke a FOREIGN KEY constraint.
+fn is_foreign_key_violation(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db) if db.is_foreign_key_violation())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_backend_is_picked_by_the_url_scheme() {
+        assert_eq!(Backend::from_url("sqlite://orders.db").unwrap(), Backend::Sqlite);
+        assert_eq!(Backend::from_url("postgres://u@h/db").unwrap(), Backend::Postgres);
+        assert_eq!(Backend::from_url("postgresql://u@h/db").unwrap(), Backend::Postgres);
+        assert!(Backend::from_url("mysql://u@h/db").is_err());
+        assert!(Backend::from_url("orders.db").is_err());
+    }
+
+    #[test]
+    fn sqlite_files_are_created_unless_the_url_picks_a_mode() {
+        assert_eq!(connect_url(Backend::Sqlite, "sqlite://o.db"), "sqlite://o.db?mode=rwc");
+        assert_eq!(connect_url(Backend::Sqlite, "sqlite://o.db?cache=shared"), "sqlite://o.db?cache=shared&mode=rwc");
+        assert_eq!(connect_url(Backend::Sqlite, "sqlite://o.db?mode=ro"), "sqlite://o.db?mode=ro");
+    }
+
+    #[test]
+    fn busy_and_connection_codes_mean_unavailable() {
+        assert!(is_unavailable_code(Some("5")));
+        assert!(is_unavailable_code(Some("517")));
+        assert!(is_unavailable_code(Some("08006")));
+        assert!(is_unavailable_code(Some("57P01")));
+        assert!(!is_unavailable_code(Some("23505")));
+        assert!(!is_unavailable_code(Some("2067")));
+        assert!(!is_unavailable_code(None));
+    }
+}

@@ -1,0 +1,375 @@
+//! Orders: reads (one, a page, a stream) and the checked writes (create, update, delete),
+//! each write one transaction under the store's write lock with its history event.
+
+use futures_util::{Stream, TryStreamExt as _};
+use sqlx::AnyConnection;
+use sqlx::FromRow;
+
+use super::history::append_event;
+use super::sql::Sql;
+use super::{Backend, Store};
+use crate::domain::schedule::conflict_window;
+use crate::domain::{
+    EventKind, Money, NewOrder, Order, OrderFilter, OrderKey, OrderPatch, Service, SortOrder, Timestamp,
+};
+use crate::error::{Error, Result};
+
+/// One JSON text of an order's services, ascending by id; the aggregate differs by backend.
+macro_rules! services_json {
+    (Sqlite) => {
+        "SELECT json_group_array(json_object('id', s.id, 'name', s.name) ORDER BY s.id)"
+    };
+    (Postgres) => {
+        "SELECT json_agg(json_build_object('id', s.id, 'name', s.name) ORDER BY s.id)::text"
+    };
+}
+
+/// The columns of an order with its services aggregated into one JSON text per row, so a
+/// listing is one index-ordered scan.
+macro_rules! select_orders {
+    ($backend:tt) => {
+        concat!(
+            "SELECT o.id, o.datetime, o.totalfee_cents, o.version, o.created_at, o.updated_at, (",
+            services_json!($backend),
+            " FROM order_services os JOIN services s ON s.id = os.service_id WHERE os.order_id = o.id) AS services",
+            " FROM orders o"
+        )
+    };
+}
+
+/// A page of a listing.
+#[derive(Debug, Clone, Default)]
+pub struct OrderQuery {
+    /// Which orders.
+    pub filter: OrderFilter,
+    /// In which order.
+    pub sort: SortOrder,
+    /// Continue strictly after this position (keyset paging).
+    pub after: Option<OrderKey>,
+    /// At most this many; `None` for all.
+    pub limit: Option<u32>,
+}
+
+#[derive(FromRow)]
+struct OrderRow {
+    id: i64,
+    datetime: i64,
+    totalfee_cents: i64,
+    version: i64,
+    created_at: i64,
+    updated_at: i64,
+    services: Option<String>,
+}
+
+impl OrderRow {
+    fn into_order(self) -> Result<Order> {
+        let services: Vec<Service> = match self.services.as_deref() {
+            Some(json) => serde_json::from_str(json)
+                .map_err(|e| Error::Internal(format!("order {} has unreadable services {json:?}: {e}", self.id)))?,
+            None => Vec::new(),
+        };
+        Ok(Order {
+            id: self.id,
+            datetime: Timestamp::from_millis(self.datetime),
+            totalfee: Money::from_cents(self.totalfee_cents),
+            services,
+            version: self.version,
+            created_at: Timestamp::from_millis(self.created_at),
+            updated_at: Timestamp::from_millis(self.updated_at),
+        })
+    }
+}
+
+fn select(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => select_orders!(Sqlite),
+        Backend::Postgres => select_orders!(Postgres),
+    }
+}
+
+fn select_by_id(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => concat!(select_orders!(Sqlite), " WHERE o.id = $1"),
+        Backend::Postgres => concat!(select_orders!(Postgres), " WHERE o.id = $1"),
+    }
+}
+
+/// Builds the listing query: filters, the keyset position, the order and the limit.
+fn listing(backend: Backend, query: &OrderQuery) -> Sql {
+    let mut sql = Sql::new(select(backend));
+    let conditions = push_filter(&mut sql, &query.filter);
+    if let Some(after) = query.after {
+        sql.push(if conditions == 0 { " WHERE " } else { " AND " });
+        let (column, op) = match query.sort {
+            SortOrder::DatetimeAsc => ("(o.datetime, o.id) ", ">"),
+            SortOrder::DatetimeDesc => ("(o.datetime, o.id) ", "<"),
+            SortOrder::IdAsc => ("o.id ", ">"),
+            SortOrder::IdDesc => ("o.id ", "<"),
+        };
+        sql.push(column).push(op);
+        match query.sort {
+            SortOrder::DatetimeAsc | SortOrder::DatetimeDesc => {
+                sql.push(" (").bind(after.datetime.millis()).push(", ").bind(after.id).push(")")
+            }
+            SortOrder::IdAsc | SortOrder::IdDesc => sql.push(" ").bind(after.id),
+        };
+    }
+    sql.push(match query.sort {
+        SortOrder::DatetimeAsc => " ORDER BY o.datetime, o.id",
+        SortOrder::DatetimeDesc => " ORDER BY o.datetime DESC, o.id DESC",
+        SortOrder::IdAsc => " ORDER BY o.id",
+        SortOrder::IdDesc => " ORDER BY o.id DESC",
+    });
+    if let Some(limit) = query.limit {
+        sql.push(" LIMIT ").bind(i64::from(limit));
+    }
+    sql
+}
+
+/// Appends the `WHERE` conditions of `filter` (on `orders o`); returns how many it added.
+fn push_filter(sql: &mut Sql, filter: &OrderFilter) -> usize {
+    let mut conditions = 0;
+    let mut next = |sql: &mut Sql| {
+        sql.push(if conditions == 0 { " WHERE " } else { " AND " });
+        conditions += 1;
+    };
+    if let Some(from) = filter.from {
+        next(sql);
+        sql.push("o.datetime >= ").bind(from.millis());
+    }
+    if let Some(to) = filter.to {
+        next(sql);
+        sql.push("o.datetime < ").bind(to.millis());
+    }
+    if let Some(service) = filter.service {
+        next(sql);
+        sql.push("EXISTS (SELECT 1 FROM order_services f WHERE f.order_id = o.id AND f.service_id = ")
+            .bind(service)
+            .push(")");
+    }
+    conditions
+}
+
+impl Store {
+    /// One order.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] when there is no such order.
+    pub async fn get_order(&self, id: i64) -> Result<Order> {
+        let mut conn = self.pool.acquire().await?;
+        fetch_order(&mut conn, self.backend, id).await?.ok_or(Error::NotFound { what: "order", id })
+    }
+
+    /// A page of orders (or all of them, when `query.limit` is `None`: prefer
+    /// [`Store::stream_orders`] for that).
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn list_orders(&self, query: &OrderQuery) -> Result<Vec<Order>> {
+        let rows = listing(self.backend, query).query_as::<OrderRow>().fetch_all(&self.pool).await?;
+        rows.into_iter().map(OrderRow::into_order).collect()
+    }
+
+    /// Every order matching `query`, read as the caller consumes it: memory stays flat however
+    /// many orders there are.
+    pub fn stream_orders(&self, query: OrderQuery) -> impl Stream<Item = Result<Order>> + Send + 'static {
+        let (pool, backend) = (self.pool.clone(), self.backend);
+        async_stream::try_stream! {
+            let mut rows = listing(backend, &query).query_as::<OrderRow>().fetch(&pool);
+            while let Some(row) = rows.try_next().await? {
+                yield row.into_order()?;
+            }
+        }
+    }
+
+    /// How many orders match `filter`.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn count_orders(&self, filter: &OrderFilter) -> Result<i64> {
+        let mut sql = Sql::new("SELECT CAST(COUNT(*) AS BIGINT) FROM orders o");
+        push_filter(&mut sql, filter);
+        Ok(sql.query_scalar::<i64>().fetch_one(&self.pool).await?)
+    }
+
+    /// Creates an order, checking the scheduling rule in the same transaction.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] for an unknown service, [`Error::Schedule`] when another order is
+    /// within the minimum gap.
+    pub async fn create_order(&self, new: &NewOrder, actor: &str) -> Result<Order> {
+        let service_ids: Vec<i64> = new.services.iter().map(|s| s.id).collect();
+        let mut tx = self.begin_write().await?;
+        require_services(&mut tx, &service_ids).await?;
+        let datetime = new.datetime.unwrap_or_else(Timestamp::now);
+        self.check_gap(&mut tx, datetime, None).await?;
+        let id = match new.id {
+            Some(id) => id,
+            None => next_order_id(&mut tx).await?,
+        };
+        let order = insert_order(&mut tx, self.backend, id, datetime, new.totalfee, &service_ids).await?;
+        append_event(&mut tx, EventKind::Created, &order, actor).await?;
+        tx.commit().await?;
+        Ok(order)
+    }
+
+    /// Changes the fields `patch` gives; the scheduling rule is checked against every other
+    /// order even when the datetime stays.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] for an unknown service, [`Error::NotFound`], [`Error::Stale`] when
+    /// `if_version` is not the stored version, [`Error::Schedule`].
+    pub async fn update_order(
+        &self,
+        id: i64,
+        patch: &OrderPatch,
+        if_version: Option<i64>,
+        actor: &str,
+    ) -> Result<Order> {
+        let mut tx = self.begin_write().await?;
+        if let Some(services) = &patch.services {
+            require_services(&mut tx, services).await?;
+        }
+        let current = fetch_current(&mut tx, self.backend, id, if_version).await?;
+        let datetime = patch.datetime.unwrap_or(current.datetime);
+        self.check_gap(&mut tx, datetime, Some(id)).await?;
+        let totalfee = patch.totalfee.unwrap_or(current.totalfee);
+        sqlx::query(
+            "UPDATE orders SET datetime = $1, totalfee_cents = $2, version = version + 1, updated_at = $3 WHERE id = $4",
+        )
+        .bind(datetime.millis())
+        .bind(totalfee.cents())
+        .bind(Timestamp::now().millis())
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        if let Some(services) = &patch.services {
+            sqlx::query("DELETE FROM order_services WHERE order_id = $1").bind(id).execute(&mut *tx).await?;
+            insert_order_services(&mut tx, id, services).await?;
+        }
+        let order = fetch_order(&mut tx, self.backend, id).await?.ok_or(Error::NotFound { what: "order", id })?;
+        append_event(&mut tx, EventKind::Updated, &order, actor).await?;
+        tx.commit().await?;
+        Ok(order)
+    }
+
+    /// Deletes an order; its history stays.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`], [`Error::Stale`] when `if_version` is not the stored version.
+    pub async fn delete_order(&self, id: i64, if_version: Option<i64>, actor: &str) -> Result<Order> {
+        let mut tx = self.begin_write().await?;
+        let order = fetch_current(&mut tx, self.backend, id, if_version).await?;
+        sqlx::query("DELETE FROM orders WHERE id = $1").bind(id).execute(&mut *tx).await?;
+        append_event(&mut tx, EventKind::Deleted, &order, actor).await?;
+        tx.commit().await?;
+        Ok(order)
+    }
+
+    /// The scheduling rule: fails with the nearest order closer than the minimum gap to
+    /// `datetime`, other than `except`. A range lookup on `orders_datetime_id`, so its cost
+    /// does not grow with the table.
+    pub(super) async fn check_gap(
+        &self,
+        conn: &mut AnyConnection,
+        datetime: Timestamp,
+        except: Option<i64>,
+    ) -> Result<()> {
+        let Some((low, high)) = conflict_window(datetime, self.min_gap) else { return Ok(()) };
+        let nearest: Option<(i64, i64)> = sqlx::query_as(
+            "SELECT id, datetime FROM orders WHERE datetime BETWEEN $1 AND $2 AND id <> $3 \
+             ORDER BY abs(datetime - $4), id LIMIT 1",
+        )
+        .bind(low)
+        .bind(high)
+        .bind(except.unwrap_or(0))
+        .bind(datetime.millis())
+        .fetch_optional(&mut *conn)
+        .await?;
+        match nearest {
+            None => Ok(()),
+            Some((conflicting_id, at)) => Err(Error::Schedule {
+                conflicting_id,
+                conflicting_datetime: Timestamp::from_millis(at),
+                datetime,
+                min_gap: self.min_gap,
+            }),
+        }
+    }
+}
+
+/// The order as stored now, after checking the caller's version.
+async fn fetch_current(conn: &mut AnyConnection, backend: Backend, id: i64, if_version: Option<i64>) -> Result<Order> {
+    let order = fetch_order(conn, backend, id).await?.ok_or(Error::NotFound { what: "order", id })?;
+    match if_version {
+        Some(expected) if expected != order.version => Err(Error::Stale { id, expected, actual: order.version }),
+        _ => Ok(order),
+    }
+}
+
+pub(super) async fn fetch_order(conn: &mut AnyConnection, backend: Backend, id: i64) -> Result<Option<Order>> {
+    let sql = select_by_id(backend);
+    let row: Option<OrderRow> = sqlx::query_as(sql).bind(id).fetch_optional(conn).await?;
+    row.map(OrderRow::into_order).transpose()
+}
+
+/// Fails with a field error naming every service id that is not in the catalogue.
+pub(super) async fn require_services(conn: &mut AnyConnection, ids: &[i64]) -> Result<()> {
+    let mut sql = Sql::new("SELECT id FROM services WHERE id IN (");
+    sql.bind_list(ids).push(")");
+    let found: Vec<i64> = sql.query_scalar().fetch_all(conn).await?;
+    let missing: Vec<String> = ids.iter().filter(|id| !found.contains(id)).map(ToString::to_string).collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::invalid("services", format!("unknown service id {}", missing.join(", "))))
+    }
+}
+
+/// The next order id: one past every order that ever existed, deleted ones included (their
+/// history stays addressable by id), so an id is never reused. Runs under the write lock.
+pub(super) async fn next_order_id(conn: &mut AnyConnection) -> Result<i64> {
+    let max: Option<i64> = sqlx::query_scalar(
+        "SELECT max(m) FROM (SELECT max(id) AS m FROM orders UNION ALL SELECT max(order_id) FROM history) ids",
+    )
+    .fetch_one(conn)
+    .await?;
+    max.unwrap_or(0).checked_add(1).ok_or_else(|| Error::Internal("order ids are exhausted".to_owned()))
+}
+
+/// Inserts a new order (version 1) with its services and reads it back.
+pub(super) async fn insert_order(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    id: i64,
+    datetime: Timestamp,
+    totalfee: Money,
+    services: &[i64],
+) -> Result<Order> {
+    let now = Timestamp::now().millis();
+    sqlx::query(
+        "INSERT INTO orders (id, datetime, totalfee_cents, version, created_at, updated_at) VALUES ($1, $2, $3, 1, $4, $4)",
+    )
+    .bind(id)
+    .bind(datetime.millis())
+    .bind(totalfee.cents())
+    .bind(now)
+    .execute(&mut *conn)
+    .await
+    .map_err(|e| {
+        if super::is_unique_violation(&e) { Error::Duplicate(format!("order {id} already exists")) } else { e.into() }
+    })?;
+    insert_order_services(conn, id, services).await?;
+    fetch_order(conn, backend, id).await?.ok_or(Error::NotFound { what: "order", id })
+}
+
+async fn insert_order_services(conn: &mut AnyConnection, order_id: i64, services: &[i64]) -> Result<()> {
+    let mut sql = Sql::new("INSERT INTO order_services (order_id, service_id) VALUES ");
+    for (i, service) in services.iter().enumerate() {
+        sql.push(if i == 0 { "(" } else { ", (" }).bind(order_id).push(", ").bind(*service).push(")");
+    }
+    sql.query().execute(conn).await.map_err(|e| {
+        if super::is_foreign_key_violation(&e) { Error::invalid("services", "unknown service id") } else { e.into() }
+    })?;
+    Ok(())
+}

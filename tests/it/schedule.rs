@@ -1,0 +1,177 @@
+//! The scheduling rule through the store: its edges on create and update, the refusal's
+//! content, disabling it, and concurrent writers that can never break it.
+
+use std::time::Duration;
+
+use orders::Error;
+use orders::domain::{OrderPatch, Timestamp};
+use orders::store::OrderQuery;
+
+use crate::helpers::{TestDb, at, new_order, store_with_services};
+
+const BASE: &str = "2030-01-01T12:00:00.000Z";
+const GAP_MS: i64 = 3 * 3600 * 1000;
+
+fn offset(ms: i64) -> Timestamp {
+    Timestamp::from_millis(at(BASE).millis() + ms)
+}
+
+#[tokio::test]
+async fn create_exactly_min_gap_apart_is_allowed_before_and_after() {
+    let db = TestDb::new().await;
+    let store = store_with_services(&db).await;
+    store.create_order(&new_order(offset(0), &[123]), "t").await.unwrap();
+    store.create_order(&new_order(offset(GAP_MS), &[123]), "t").await.expect("exactly 3h after");
+    store.create_order(&new_order(offset(-GAP_MS), &[123]), "t").await.expect("exactly 3h before");
+}
+
+#[tokio::test]
+async fn create_one_millisecond_inside_min_gap_is_refused_before_and_after() {
+    let db = TestDb::new().await;
+    let store = store_with_services(&db).await;
+    let first = store.create_order(&new_order(offset(0), &[123]), "t").await.unwrap();
+    for (case, ms) in
+        [("1 ms less than 3h after", GAP_MS - 1), ("1 ms less than 3h before", -GAP_MS + 1), ("same instant", 0)]
+    {
+        match store.create_order(&new_order(offset(ms), &[123]), "t").await {
+            Err(Error::Schedule { conflicting_id, conflicting_datetime, min_gap, .. }) => {
+                assert_eq!(conflicting_id, first.id, "{case}");
+                assert_eq!(conflicting_datetime, first.datetime, "{case}");
+                assert_eq!(min_gap, Duration::from_secs(3 * 3600), "{case}");
+            }
+            other => panic!("{case}: expected a schedule conflict, got {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_refusal_names_the_nearest_conflicting_order() {
+    let db = TestDb::new().await;
+    let store = db.store_with_gap(Duration::from_secs(3600)).await;
+    store.add_service(Some(1), "Inspection").await.unwrap();
+    // Two existing orders 1h apart; a request 20 min after the second is nearest to it.
+    let _early = store.create_order(&new_order(offset(0), &[1]), "t").await.unwrap();
+    let late = store.create_order(&new_order(offset(3_600_000), &[1]), "t").await.unwrap();
+    let err = store.create_order(&new_order(offset(3_600_000 + 1_200_000), &[1]), "t").await.unwrap_err();
+    assert!(matches!(err, Error::Schedule { conflicting_id, .. } if conflicting_id == late.id), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        format!("order {} at 2030-01-01T13:00:00.000Z is within 1h of 2030-01-01T13:20:00.000Z", late.id)
+    );
+}
+
+#[tokio::test]
+async fn an_update_that_moves_an_order_is_checked_against_every_other_order() {
+    let db = TestDb::new().await;
+    let store = store_with_services(&db).await;
+    let a = store.create_order(&new_order(offset(0), &[123]), "t").await.unwrap();
+    let b = store.create_order(&new_order(offset(2 * GAP_MS), &[123]), "t").await.unwrap();
+    let into_a = OrderPatch { datetime: Some(offset(GAP_MS - 1)), ..OrderPatch::default() };
+    let err = store.update_order(b.id, &into_a, None, "t").await.unwrap_err();
+    assert!(matches!(err, Error::Schedule { conflicting_id, .. } if conflicting_id == a.id), "{err:?}");
+    let exactly = OrderPatch { datetime: Some(offset(GAP_MS)), ..OrderPatch::default() };
+    let moved = store.update_order(b.id, &exactly, None, "t").await.expect("exactly 3h from a");
+    assert_eq!((moved.datetime, moved.version), (offset(GAP_MS), 2));
+    // Moving an order by less than the gap does not conflict with itself.
+    let nudge = OrderPatch { datetime: Some(offset(GAP_MS + 60_000)), ..OrderPatch::default() };
+    store.update_order(b.id, &nudge, None, "t").await.expect("an order never conflicts with itself");
+}
+
+#[tokio::test]
+async fn an_update_that_keeps_its_datetime_is_still_checked() {
+    let db = TestDb::new().await;
+    // Two orders 1h apart, legal while the rule is 1h …
+    let loose = db.store_with_gap(Duration::from_secs(3600)).await;
+    loose.add_service(Some(1), "Inspection").await.unwrap();
+    let a = loose.create_order(&new_order(offset(0), &[1]), "t").await.unwrap();
+    let b = loose.create_order(&new_order(offset(3_600_000), &[1]), "t").await.unwrap();
+    // … violate the 3h rule: any update of either is refused, even one that only changes the fee.
+    let strict = db.store().await;
+    let fee_only = OrderPatch { totalfee: Some(orders::domain::Money::from_cents(1)), ..OrderPatch::default() };
+    let err = strict.update_order(b.id, &fee_only, None, "t").await.unwrap_err();
+    assert!(matches!(err, Error::Schedule { conflicting_id, .. } if conflicting_id == a.id), "{err:?}");
+}
+
+#[tokio::test]
+async fn a_zero_min_gap_disables_the_rule() {
+    let db = TestDb::new().await;
+    let store = db.store_with_gap(Duration::ZERO).await;
+    store.add_service(Some(1), "Inspection").await.unwrap();
+    for _ in 0..3 {
+        store.create_order(&new_order(offset(0), &[1]), "t").await.expect("same instant allowed with 0s");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn of_32_concurrent_conflicting_creates_exactly_one_succeeds_and_the_rest_are_conflicts() {
+    let db = TestDb::new().await;
+    let store = store_with_services(&db).await;
+    let tasks: Vec<_> = (0..32)
+        .map(|i| {
+            let store = store.clone();
+            // All within 3h of each other: 32 requests spread over 31 minutes.
+            tokio::spawn(async move { store.create_order(&new_order(offset(i * 60_000), &[123]), "t").await })
+        })
+        .collect();
+    let mut created = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(_) => created += 1,
+            Err(Error::Schedule { .. }) => {}
+            Err(other) => panic!("a writer failed with something other than a conflict: {other:?}"),
+        }
+    }
+    assert_eq!(created, 1);
+    assert_eq!(store.count_orders(&Default::default()).await.unwrap(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_random_mix_of_concurrent_creates_and_moves_never_leaves_two_orders_too_close() {
+    let db = TestDb::new().await;
+    let store = store_with_services(&db).await;
+    // 16 writers, each doing 25 random creates or datetime-moving updates in a 48h window, so
+    // that conflicts are frequent.
+    let writers: Vec<_> = (0..16u64)
+        .map(|writer| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let mut seed = writer.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+                let mut next = move || {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    seed
+                };
+                for _ in 0..25 {
+                    let when = offset(i64::try_from(next() % (48 * 3_600_000)).unwrap());
+                    let result = if next() % 2 == 0 {
+                        store.create_order(&new_order(when, &[123]), "t").await.map(drop)
+                    } else {
+                        let page =
+                            store.list_orders(&OrderQuery { limit: Some(50), ..OrderQuery::default() }).await.unwrap();
+                        match page.get(usize::try_from(next()).unwrap() % page.len().max(1)) {
+                            Some(order) => {
+                                let patch = OrderPatch { datetime: Some(when), ..OrderPatch::default() };
+                                store.update_order(order.id, &patch, None, "t").await.map(drop)
+                            }
+                            None => Ok(()),
+                        }
+                    };
+                    match result {
+                        Ok(()) | Err(Error::Schedule { .. } | Error::NotFound { .. }) => {}
+                        Err(other) => panic!("writer {writer} failed: {other:?}"),
+                    }
+                }
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    let all = store.list_orders(&OrderQuery::default()).await.unwrap();
+    assert!(all.len() > 1, "the mix should have created several orders");
+    for pair in all.windows(2) {
+        let gap = pair[1].datetime.millis() - pair[0].datetime.millis();
+        assert!(gap >= GAP_MS, "orders {} and {} are {gap} ms apart", pair[0].id, pair[1].id);
+    }
+}
