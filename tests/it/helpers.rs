@@ -41,11 +41,6 @@ impl TestDb {
         }
     }
 
-    /// Whether this test runs on PostgreSQL.
-    pub fn is_postgres(&self) -> bool {
-        self.postgres.is_some()
-    }
-
     /// The store over this database with the default 3 h rule, migrated.
     pub async fn store(&self) -> Store {
         self.store_with_gap(THREE_HOURS).await
@@ -59,7 +54,12 @@ impl TestDb {
 
     /// The real binary, pointed at this database, run in the scratch folder.
     pub fn cli(&self) -> assert_cmd::Command {
-        let mut cmd = assert_cmd::Command::cargo_bin("orders").expect("the orders binary");
+        assert_cmd::Command::from_std(self.cli_process())
+    }
+
+    /// The same, as a plain process to spawn (for concurrent runs).
+    pub fn cli_process(&self) -> std::process::Command {
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin!("orders"));
         cmd.current_dir(self.dir.path())
             .env_remove("ORDERS_CONFIG")
             .env("ORDERS__DATABASE__URL", &self.url)

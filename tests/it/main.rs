@@ -1,5 +1,7 @@
 //! The integration suite: one binary, every test on its own fresh database. Runs on SQLite, and
 //! on PostgreSQL when `ORDERS_TEST_DATABASE_URL` names a server.
 
+mod cli;
 mod helpers;
 mod schedule;
+mod store;

@@ -175,3 +175,33 @@ async fn a_random_mix_of_concurrent_creates_and_moves_never_leaves_two_orders_to
         assert!(gap >= GAP_MS, "orders {} and {} are {gap} ms apart", pair[0].id, pair[1].id);
     }
 }
+
+#[tokio::test]
+async fn of_10_concurrent_processes_creating_conflicting_orders_exactly_one_succeeds() {
+    let db = TestDb::new().await;
+    drop(store_with_services(&db).await);
+    let children: Vec<_> = (0..10)
+        .map(|i| {
+            let datetime = offset(i * 60_000).to_string();
+            db.cli_process()
+                .args(["create", "--datetime", &datetime, "--fee", "1", "--service", "123"])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("the binary starts")
+        })
+        .collect();
+    let mut codes: Vec<i32> = Vec::new();
+    for child in children {
+        let output = child.wait_with_output().unwrap();
+        let code = output.status.code().unwrap();
+        assert!(
+            code == 0 || (code == 4 && String::from_utf8_lossy(&output.stderr).contains("is within 3h")),
+            "a process failed with something other than a conflict: {code} {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        codes.push(code);
+    }
+    assert_eq!(codes.iter().filter(|&&c| c == 0).count(), 1, "exit codes: {codes:?}");
+    assert_eq!(db.store().await.count_orders(&Default::default()).await.unwrap(), 1);
+}

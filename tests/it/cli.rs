@@ -1,0 +1,486 @@
+//! Every script command through the real binary: output formats, stdout/stderr discipline and
+//! the documented exit codes.
+
+use predicates::prelude::*;
+use serde_json::Value;
+
+use crate::helpers::TestDb;
+
+/// A seeded database.
+async fn seeded() -> TestDb {
+    let db = TestDb::new().await;
+    db.cli().arg("seed").assert().success().stdout("");
+    db
+}
+
+fn json(output: &[u8]) -> Value {
+    serde_json::from_slice(output).unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(output)))
+}
+
+#[tokio::test]
+async fn seed_loads_the_sample_and_a_second_seed_changes_nothing() {
+    let db = seeded().await;
+    db.cli().arg("seed").assert().success().stderr(predicate::str::contains("0 services and 0 orders added"));
+    let listed = db.cli().args(["list", "-o", "json"]).assert().success();
+    let orders = json(&listed.get_output().stdout);
+    let ids: Vec<i64> = orders.as_array().unwrap().iter().map(|o| o["id"].as_i64().unwrap()).collect();
+    assert_eq!(ids, [223, 224, 225]);
+    assert_eq!(orders[0]["datetime"], "2022-11-01T11:11:11.111Z");
+    assert_eq!(orders[0]["totalfee"].to_string(), "100");
+    assert_eq!(orders[0]["services"], serde_json::json!([{"id": 123, "name": "Inspection"}]));
+    assert_eq!(orders[0]["version"], 1);
+}
+
+#[tokio::test]
+async fn list_is_json_when_piped_and_honours_every_format() {
+    let db = seeded().await;
+    let default = db.cli().arg("list").assert().success();
+    assert!(json(&default.get_output().stdout).is_array(), "piped output defaults to JSON");
+    let ndjson = db.cli().args(["list", "-o", "ndjson"]).assert().success();
+    let lines: Vec<Value> =
+        String::from_utf8_lossy(&ndjson.get_output().stdout).lines().map(|l| json(l.as_bytes())).collect();
+    assert_eq!(lines.len(), 3);
+    db.cli()
+        .args(["list", "-o", "csv"])
+        .assert()
+        .success()
+        .stdout(predicate::str::starts_with("id,datetime,totalfee,service_ids,service_names,version,created_at,updated_at\n223,2022-11-01T11:11:11.111Z,100,123,Inspection,1,"));
+    db.cli()
+        .args(["list", "-o", "table"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("223").and(predicate::str::contains("Inspection")));
+}
+
+#[tokio::test]
+async fn list_filters_by_range_and_service_and_limits() {
+    let db = seeded().await;
+    let ids = |args: &[&str]| {
+        let out = db.cli().arg("list").args(args).args(["-o", "json"]).assert().success();
+        json(&out.get_output().stdout).as_array().unwrap().iter().map(|o| o["id"].as_i64().unwrap()).collect::<Vec<_>>()
+    };
+    assert_eq!(ids(&["--from", "2022-11-01T14:11:11.111Z"]), [224, 225]);
+    assert_eq!(ids(&["--to", "2022-11-01T14:11:11.111Z"]), [223], "to is exclusive");
+    assert_eq!(ids(&["--service", "456"]), [225]);
+    assert_eq!(ids(&["--service", "999"]), Vec::<i64>::new(), "an unknown service matches nothing");
+    assert_eq!(ids(&["--limit", "2"]), [223, 224]);
+}
+
+#[tokio::test]
+async fn create_get_update_history_and_delete_round_trip() {
+    let db = seeded().await;
+    let created = db
+        .cli()
+        .args([
+            "create",
+            "--datetime",
+            "2022-11-02T09:00:00+02:00",
+            "--fee",
+            "99.95",
+            "--service",
+            "456",
+            "--service",
+            "123",
+        ])
+        .assert()
+        .success();
+    let order = json(&created.get_output().stdout);
+    assert_eq!(order["datetime"], "2022-11-02T07:00:00.000Z");
+    assert_eq!(order["totalfee"].to_string(), "99.95");
+    assert_eq!(
+        order["services"],
+        serde_json::json!([{"id": 123, "name": "Inspection"}, {"id": 456, "name": "Analysis"}])
+    );
+    let id = order["id"].as_i64().unwrap().to_string();
+    assert_eq!(id, "226");
+
+    let fetched = db.cli().args(["get", &id]).assert().success();
+    assert_eq!(json(&fetched.get_output().stdout), order);
+
+    let updated = db.cli().args(["update", &id, "--fee", "120", "--service", "789"]).assert().success();
+    let updated = json(&updated.get_output().stdout);
+    assert_eq!((updated["totalfee"].to_string().as_str(), updated["version"].as_i64()), ("120", Some(2)));
+    assert_eq!(updated["datetime"], order["datetime"], "fields not given stay");
+
+    db.cli()
+        .args(["delete", &id, "--yes"])
+        .assert()
+        .success()
+        .stdout("")
+        .stderr(format!("orders: deleted order {id}\n"));
+    db.cli().args(["get", &id]).assert().code(3).stderr(format!("orders: order {id} not found\n"));
+
+    let history = db.cli().args(["history", &id]).assert().success();
+    let kinds: Vec<String> = json(&history.get_output().stdout)
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| format!("{}:{}", e["kind"].as_str().unwrap(), e["order"]["version"]))
+        .collect();
+    assert_eq!(kinds, ["created:1", "updated:2", "deleted:2"], "history survives the delete");
+    let actor = json(&history.get_output().stdout)[0]["actor"].as_str().unwrap().to_owned();
+    assert!(actor.starts_with("cli:"), "{actor}");
+}
+
+#[tokio::test]
+async fn a_conflicting_create_exits_4_and_names_the_nearest_order() {
+    let db = seeded().await;
+    db.cli()
+        .args(["create", "--datetime", "2022-11-01T15:00:00Z", "--fee", "10", "--service", "123"])
+        .assert()
+        .code(4)
+        .stdout("")
+        .stderr("orders: order 224 at 2022-11-01T14:11:11.111Z is within 3h of 2022-11-01T15:00:00.000Z\n");
+}
+
+#[tokio::test]
+async fn invalid_flag_values_exit_5_with_the_domain_message() {
+    let db = seeded().await;
+    let cases: &[(&str, &[&str], &str)] = &[
+        (
+            "malformed datetime",
+            &["create", "--datetime", "tomorrow", "--fee", "1", "--service", "123"],
+            "datetime: must be an RFC 3339 timestamp",
+        ),
+        (
+            "datetime without offset",
+            &["create", "--datetime", "2022-11-05T10:00:00", "--fee", "1", "--service", "123"],
+            "datetime: must be an RFC 3339",
+        ),
+        ("negative fee", &["create", "--fee", "-1", "--service", "123"], "totalfee: must not be negative"),
+        (
+            "over-precise fee",
+            &["create", "--fee", "1.005", "--service", "123"],
+            "totalfee: must have at most 2 decimal places",
+        ),
+        (
+            "fee too large",
+            &["create", "--fee", "1000000000.01", "--service", "123"],
+            "totalfee: must be at most 1000000000",
+        ),
+        ("fee not a number", &["create", "--fee", "ten", "--service", "123"], "totalfee: must be a decimal number"),
+        (
+            "unknown service",
+            &["create", "--datetime", "2030-01-01T00:00:00Z", "--fee", "1", "--service", "999"],
+            "services: unknown service id 999",
+        ),
+        (
+            "same service twice",
+            &["create", "--fee", "1", "--service", "123", "--service", "123"],
+            "services: the same service twice: 123",
+        ),
+        ("service id zero", &["create", "--fee", "1", "--service", "0"], "services[0]: must be an integer from 1"),
+        ("id out of range", &["get", "9223372036854775808"], "id: must be an integer from 1 to 9223372036854775807"),
+        ("id not a number", &["get", "abc"], "id: must be an integer"),
+        ("bad list bound", &["list", "--from", "2022-11-01"], "from: must be an RFC 3339"),
+        ("zero limit", &["list", "--limit", "0"], "limit: must be a whole number of at least 1"),
+        ("empty service name", &["services", "add", "  "], "name: must not be empty"),
+    ];
+    for (case, args, message) in cases {
+        db.cli()
+            .args(*args)
+            .assert()
+            .append_context("case", *case)
+            .code(5)
+            .stdout("")
+            .stderr(predicate::str::contains(*message).and(predicate::str::starts_with("orders: ")));
+    }
+    let all_at_once = db.cli().args(["create", "--datetime", "x", "--fee", "-1", "--service", "0"]).assert().code(5);
+    let stderr = String::from_utf8_lossy(&all_at_once.get_output().stderr).into_owned();
+    for field in ["datetime:", "totalfee:", "services[0]:"] {
+        assert!(stderr.contains(field), "every field error at once, missing {field}: {stderr}");
+    }
+}
+
+#[tokio::test]
+async fn usage_mistakes_exit_2() {
+    let db = seeded().await;
+    let cases: &[(&str, &[&str])] = &[
+        ("unknown command", &["frobnicate"]),
+        ("unknown flag", &["list", "--colour"]),
+        ("missing fee", &["create", "--service", "123"]),
+        ("missing service", &["create", "--fee", "1"]),
+        ("update without changes", &["update", "223"]),
+        ("get without id", &["get"]),
+        ("unknown format", &["list", "-o", "xml"]),
+        ("delete without --yes and no terminal", &["delete", "223"]),
+        ("service delete without --yes", &["services", "delete", "123"]),
+        ("config file that does not exist", &["--config", "nope.toml", "list"]),
+    ];
+    for (case, args) in cases {
+        db.cli().args(*args).write_stdin("").assert().append_context("case", *case).code(2);
+    }
+    db.cli().args(["get", "223"]).assert().success();
+}
+
+#[tokio::test]
+async fn not_found_exits_3_and_conflicts_exit_4() {
+    let db = seeded().await;
+    let cases: &[(&str, &[&str], i32, &str)] = &[
+        ("get missing order", &["get", "999"], 3, "order 999 not found"),
+        ("update missing order", &["update", "999", "--fee", "1"], 3, "order 999 not found"),
+        ("delete missing order", &["delete", "999", "--yes"], 3, "order 999 not found"),
+        ("history of an id that never existed", &["history", "999"], 3, "order 999 not found"),
+        ("rename missing service", &["services", "rename", "999", "X"], 3, "service 999 not found"),
+        ("duplicate service id", &["services", "add", "Other", "--id", "123"], 4, "service 123 already exists"),
+        (
+            "duplicate service name, other case",
+            &["services", "add", "INSPECTION"],
+            4,
+            "a service named \"Inspection\" already exists (id 123)",
+        ),
+        ("rename onto another name", &["services", "rename", "456", "testing"], 4, "already exists (id 789)"),
+        ("service in use", &["services", "delete", "123", "--yes"], 4, "service 123 (Inspection) is used by 1 order"),
+        (
+            "update into a conflict",
+            &["update", "225", "--datetime", "2022-11-01T16:00:00Z"],
+            4,
+            "order 224 at 2022-11-01T14:11:11.111Z is within 3h",
+        ),
+    ];
+    for (case, args, code, message) in cases {
+        db.cli()
+            .args(*args)
+            .assert()
+            .append_context("case", *case)
+            .code(*code)
+            .stderr(predicate::str::contains(*message));
+    }
+}
+
+#[tokio::test]
+async fn services_can_be_added_renamed_listed_and_deleted() {
+    let db = seeded().await;
+    let added = db.cli().args(["services", "add", " Radon test ", "-o", "json"]).assert().success();
+    assert_eq!(json(&added.get_output().stdout), serde_json::json!({"id": 790, "name": "Radon test"}));
+    db.cli()
+        .args(["services", "rename", "790", "Radon"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("\"Radon\""));
+    db.cli()
+        .args(["services", "add", "Mould", "--id", "5", "-o", "csv"])
+        .assert()
+        .success()
+        .stdout("id,name\n5,Mould\n");
+    db.cli().args(["services", "delete", "790", "--yes"]).assert().success();
+    let listed = db.cli().args(["services", "list"]).assert().success();
+    let names: Vec<String> = json(&listed.get_output().stdout)
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(names, ["Mould", "Inspection", "Analysis", "Testing"]);
+}
+
+#[tokio::test]
+async fn an_unreachable_database_exits_6() {
+    let db = TestDb::new().await;
+    db.cli()
+        .env("ORDERS__DATABASE__URL", "postgres://nobody@127.0.0.1:1/none")
+        .arg("list")
+        .assert()
+        .code(6)
+        .stderr(predicate::str::starts_with("orders: database unavailable"));
+}
+
+#[tokio::test]
+async fn config_prints_the_effective_configuration_with_secrets_redacted() {
+    let db = TestDb::new().await;
+    std::fs::write(db.dir.path().join("custom.toml"), "[rules]\nmin_gap = \"90m\"\n").unwrap();
+    db.cli()
+        .args(["--config", "custom.toml", "config"])
+        .env("ORDERS__AUTH__JWT_SECRET", "a-very-secret-value-that-is-long-enough")
+        .env("ORDERS__DATABASE__URL", "postgres://app:hunter2@db:5432/orders")
+        .env("ORDERS__TUI__READ_ONLY", "true")
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::contains("min_gap = \"1h 30m\"")
+                .and(predicate::str::contains("read_only = true"))
+                .and(predicate::str::contains("postgres://app:<redacted>@db:5432/orders"))
+                .and(predicate::str::contains("jwt_secret = \"<redacted>\""))
+                .and(predicate::str::contains("hunter2").not())
+                .and(predicate::str::contains("a-very-secret").not()),
+        );
+}
+
+#[tokio::test]
+async fn a_config_file_in_the_working_folder_is_read_and_flags_override_the_environment() {
+    let db = TestDb::new().await;
+    std::fs::write(db.dir.path().join("orders.toml"), "[rules]\nmin_gap = \"0s\"\n").unwrap();
+    db.cli().arg("seed").assert().success();
+    // min_gap 0s from ./orders.toml: a create at the same instant as 223 is allowed.
+    db.cli()
+        .args(["create", "--datetime", "2022-11-01T11:11:11.111Z", "--fee", "1", "--service", "123"])
+        .assert()
+        .success();
+    let other = db.dir.path().join("other.db");
+    db.cli()
+        .args(["--database-url", &format!("sqlite://{}", other.display()), "list"])
+        .assert()
+        .success()
+        .stdout("[]\n");
+    db.cli()
+        .env("ORDERS__RULES__MIN_GAP", "soon")
+        .arg("list")
+        .assert()
+        .code(5)
+        .stderr(predicate::str::contains("min_gap"));
+}
+
+#[tokio::test]
+async fn completions_are_printed_for_each_shell() {
+    let db = TestDb::new().await;
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        db.cli().args(["completions", shell]).assert().success().stdout(predicate::str::contains("orders"));
+    }
+}
+
+#[tokio::test]
+async fn export_then_import_into_an_empty_store_reproduces_every_order() {
+    let source = seeded().await;
+    source
+        .cli()
+        .args(["create", "--datetime", "2023-01-01T00:00:00Z", "--fee", "0.5", "--service", "123", "--service", "789"])
+        .assert()
+        .success();
+    let exported = source.cli().arg("export").assert().success().get_output().stdout.clone();
+    assert_eq!(String::from_utf8_lossy(&exported).lines().count(), 4);
+
+    let target = TestDb::new().await;
+    target
+        .cli()
+        .args(["import", "-"])
+        .write_stdin(exported.clone())
+        .assert()
+        .success()
+        .stderr("orders: imported 4 orders (3 new services)\n");
+    let reexported = target.cli().arg("export").assert().success().get_output().stdout.clone();
+    let strip = |bytes: &[u8]| -> Vec<Value> {
+        String::from_utf8_lossy(bytes)
+            .lines()
+            .map(|l| {
+                let mut order = json(l.as_bytes());
+                let object = order.as_object_mut().unwrap();
+                object.remove("created_at");
+                object.remove("updated_at");
+                order
+            })
+            .collect()
+    };
+    assert_eq!(strip(&reexported), strip(&exported));
+    let history = target.cli().args(["history", "226"]).assert().success();
+    let events = json(&history.get_output().stdout);
+    assert_eq!((events[0]["kind"].as_str(), events[0]["actor"].as_str()), (Some("created"), Some("import")));
+}
+
+#[tokio::test]
+async fn import_is_all_or_nothing_and_names_the_first_bad_line() {
+    let db = seeded().await;
+    let good =
+        r#"{"id": 1, "datetime": "2030-01-01T00:00:00Z", "totalfee": 10, "services": [{"id": 1, "name": "Radon"}]}"#;
+    let cases: &[(&str, String, i32, &str)] = &[
+        ("not JSON", format!("{good}\n\n{{oops\n"), 5, "line 3: invalid input: record: is not JSON"),
+        (
+            "invalid field",
+            format!("{good}\n{{\"datetime\": \"2031-01-01T00:00:00Z\", \"totalfee\": -5, \"services\": [123]}}\n"),
+            5,
+            "line 2: invalid input: totalfee: must not be negative",
+        ),
+        (
+            "existing order id",
+            format!(
+                "{good}\n{{\"id\": 223, \"datetime\": \"2031-01-01T00:00:00Z\", \"totalfee\": 5, \"services\": [123]}}\n"
+            ),
+            4,
+            "line 2: order 223 already exists",
+        ),
+        (
+            "service known by another name",
+            format!(
+                "{good}\n{{\"datetime\": \"2031-01-01T00:00:00Z\", \"totalfee\": 5, \"services\": [{{\"id\": 123, \"name\": \"Testing\"}}]}}\n"
+            ),
+            4,
+            "line 2: service 123 is known as \"Inspection\", not \"Testing\"",
+        ),
+        (
+            "name known under another id",
+            format!(
+                "{good}\n{{\"datetime\": \"2031-01-01T00:00:00Z\", \"totalfee\": 5, \"services\": [{{\"id\": 5, \"name\": \"testing\"}}]}}\n"
+            ),
+            4,
+            "line 2: a service named \"testing\" already exists (id 789)",
+        ),
+        (
+            "unknown service without a name",
+            format!("{good}\n{{\"datetime\": \"2031-01-01T00:00:00Z\", \"totalfee\": 5, \"services\": [42]}}\n"),
+            5,
+            "line 2: invalid input: services: unknown service id 42",
+        ),
+        (
+            "conflict with the store",
+            format!("{good}\n{{\"datetime\": \"2022-11-01T12:00:00Z\", \"totalfee\": 5, \"services\": [123]}}\n"),
+            4,
+            "line 2: order 223 at 2022-11-01T11:11:11.111Z is within 3h",
+        ),
+        (
+            "conflict within the file",
+            format!("{good}\n{{\"datetime\": \"2030-01-01T01:00:00Z\", \"totalfee\": 5, \"services\": [1]}}\n"),
+            4,
+            "line 2: order 1 at 2030-01-01T00:00:00.000Z is within 3h",
+        ),
+        (
+            "array element",
+            format!("[{good}, {{\"totalfee\": 5}}]"),
+            5,
+            "element 2: invalid input: datetime: is required",
+        ),
+        ("not an object", "[1]".to_owned(), 5, "element 1: invalid input: record: must be a JSON object"),
+    ];
+    for (case, input, code, message) in cases {
+        db.cli()
+            .args(["import", "-"])
+            .write_stdin(input.clone())
+            .assert()
+            .append_context("case", *case)
+            .code(*code)
+            .stderr(predicate::str::contains(*message).and(predicate::str::contains("nothing imported")));
+    }
+    // Nothing from any failed import remains: not the good first record, not its new service.
+    let listed = db.cli().args(["list"]).assert().success();
+    assert_eq!(json(&listed.get_output().stdout).as_array().unwrap().len(), 3);
+    let services = db.cli().args(["services", "list"]).assert().success();
+    assert_eq!(json(&services.get_output().stdout).as_array().unwrap().len(), 3);
+    db.cli()
+        .args(["import", "missing.ndjson"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("cannot read missing.ndjson"));
+}
+
+#[tokio::test]
+async fn export_piped_into_a_closed_reader_is_not_an_error() {
+    let db = TestDb::new().await;
+    // Far more than a pipe buffer holds, so the writer does meet the closed pipe.
+    let records: String = (0..2000)
+        .map(|i| {
+            format!(
+                "{{\"datetime\": \"{}\", \"totalfee\": 1, \"services\": [{{\"id\": 1, \"name\": \"Radon\"}}]}}\n",
+                orders::domain::Timestamp::from_millis(i * 3 * 3_600_000)
+            )
+        })
+        .collect();
+    db.cli().args(["import", "-"]).write_stdin(records).assert().success();
+    let mut child = db
+        .cli_process()
+        .arg("export")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{:?}: {}", output.status, String::from_utf8_lossy(&output.stderr));
+}

@@ -1,0 +1,171 @@
+//! The store's reads and bookkeeping: keyset paging in every order, streaming, history and the
+//! change feed, versions, ids that are never reused, and the catalogue's rules.
+
+use futures_util::TryStreamExt as _;
+use orders::Error;
+use orders::domain::{EventKind, Money, OrderFilter, OrderKey, OrderPatch, SortOrder, Timestamp};
+use orders::store::{OrderQuery, Store};
+
+use crate::helpers::{TestDb, new_order, store_with_services};
+
+const HOUR: i64 = 3_600_000;
+
+/// `count` orders 3 h apart from 2030-01-01, alternating services 123 and 456.
+async fn store_with_orders(db: &TestDb, count: i64) -> Store {
+    let store = store_with_services(db).await;
+    let start = Timestamp::parse("2030-01-01T00:00:00Z").unwrap().millis();
+    for i in 0..count {
+        let service = if i % 2 == 0 { 123 } else { 456 };
+        store.create_order(&new_order(Timestamp::from_millis(start + i * 3 * HOUR), &[service]), "t").await.unwrap();
+    }
+    store
+}
+
+fn ids(orders: &[orders::domain::Order]) -> Vec<i64> {
+    orders.iter().map(|o| o.id).collect()
+}
+
+#[tokio::test]
+async fn keyset_pages_cover_every_order_once_in_every_sort_order() {
+    let db = TestDb::new().await;
+    let store = store_with_orders(&db, 7).await;
+    for sort in [SortOrder::DatetimeAsc, SortOrder::DatetimeDesc, SortOrder::IdAsc, SortOrder::IdDesc] {
+        let mut seen = Vec::new();
+        let mut after: Option<OrderKey> = None;
+        loop {
+            let query = OrderQuery { sort, after, limit: Some(3), ..OrderQuery::default() };
+            let page = store.list_orders(&query).await.unwrap();
+            seen.extend(ids(&page));
+            match page.last() {
+                Some(last) if page.len() == 3 => after = Some(last.key()),
+                _ => break,
+            }
+        }
+        let mut expected: Vec<i64> = (1..=7).collect();
+        if matches!(sort, SortOrder::DatetimeDesc | SortOrder::IdDesc) {
+            expected.reverse();
+        }
+        assert_eq!(seen, expected, "{sort:?}");
+    }
+}
+
+#[tokio::test]
+async fn ties_on_datetime_are_ordered_by_id() {
+    let db = TestDb::new().await;
+    let store = db.store_with_gap(std::time::Duration::ZERO).await;
+    store.add_service(Some(1), "Inspection").await.unwrap();
+    let at = Timestamp::parse("2030-01-01T00:00:00Z").unwrap();
+    for _ in 0..4 {
+        store.create_order(&new_order(at, &[1]), "t").await.unwrap();
+    }
+    let first = store.list_orders(&OrderQuery { limit: Some(2), ..OrderQuery::default() }).await.unwrap();
+    let rest = OrderQuery { after: Some(first[1].key()), limit: Some(10), ..OrderQuery::default() };
+    assert_eq!((ids(&first), ids(&store.list_orders(&rest).await.unwrap())), (vec![1, 2], vec![3, 4]));
+}
+
+#[tokio::test]
+async fn filters_combine_and_the_stream_yields_the_same_orders_as_the_list() {
+    let db = TestDb::new().await;
+    let store = store_with_orders(&db, 10).await;
+    let filter = OrderFilter {
+        from: Some(Timestamp::parse("2030-01-01T06:00:00Z").unwrap()),
+        to: Some(Timestamp::parse("2030-01-02T03:00:00Z").unwrap()),
+        service: Some(456),
+    };
+    let query = OrderQuery { filter: filter.clone(), ..OrderQuery::default() };
+    let listed = store.list_orders(&query).await.unwrap();
+    assert_eq!(ids(&listed), [4, 6, 8]);
+    let streamed: Vec<_> = store.stream_orders(query).try_collect().await.unwrap();
+    assert_eq!(streamed, listed);
+    assert_eq!(store.count_orders(&filter).await.unwrap(), 3);
+}
+
+#[tokio::test]
+async fn history_records_every_change_in_order_and_the_feed_pages_by_seq() {
+    let db = TestDb::new().await;
+    let store = store_with_services(&db).await;
+    let order = store.create_order(&new_order(Timestamp::from_millis(0), &[123]), "alice").await.unwrap();
+    let patch =
+        OrderPatch { totalfee: Some(Money::from_cents(5)), services: Some(vec![456, 789]), ..OrderPatch::default() };
+    let updated = store.update_order(order.id, &patch, Some(1), "bob").await.unwrap();
+    assert_eq!((updated.version, updated.totalfee), (2, Money::from_cents(5)));
+    assert_eq!(updated.services.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), ["Analysis", "Testing"]);
+    store.delete_order(order.id, Some(2), "carol").await.unwrap();
+
+    let history = store.history(order.id).await.unwrap();
+    let summary: Vec<_> = history.iter().map(|e| (e.kind, e.actor.as_str(), e.order["version"].as_i64())).collect();
+    assert_eq!(
+        summary,
+        [
+            (EventKind::Created, "alice", Some(1)),
+            (EventKind::Updated, "bob", Some(2)),
+            (EventKind::Deleted, "carol", Some(2))
+        ]
+    );
+    assert_eq!(history[1].order["totalfee"].to_string(), "0.05");
+    assert!(history.windows(2).all(|w| w[0].seq < w[1].seq));
+
+    let first = store.events(0, 2).await.unwrap();
+    let rest = store.events(first[1].seq, 100).await.unwrap();
+    assert_eq!((first.len(), rest.len()), (2, 1));
+    assert_eq!(rest[0].kind, EventKind::Deleted);
+    assert!(matches!(store.history(999).await, Err(Error::NotFound { what: "order", id: 999 })));
+}
+
+#[tokio::test]
+async fn a_stale_version_is_refused_and_changes_nothing() {
+    let db = TestDb::new().await;
+    let store = store_with_services(&db).await;
+    let order = store.create_order(&new_order(Timestamp::from_millis(0), &[123]), "t").await.unwrap();
+    let patch = OrderPatch { totalfee: Some(Money::from_cents(1)), ..OrderPatch::default() };
+    let err = store.update_order(order.id, &patch, Some(7), "t").await.unwrap_err();
+    assert!(matches!(err, Error::Stale { expected: 7, actual: 1, .. }), "{err:?}");
+    let err = store.delete_order(order.id, Some(0), "t").await.unwrap_err();
+    assert!(matches!(err, Error::Stale { .. }), "{err:?}");
+    assert_eq!(store.get_order(order.id).await.unwrap(), order);
+}
+
+#[tokio::test]
+async fn ids_of_deleted_orders_are_never_reused() {
+    let db = TestDb::new().await;
+    let store = store_with_orders(&db, 2).await;
+    store.delete_order(2, None, "t").await.unwrap();
+    let next = store.create_order(&new_order(Timestamp::from_millis(0), &[123]), "t").await.unwrap();
+    assert_eq!(next.id, 3);
+}
+
+#[tokio::test]
+async fn unknown_services_are_a_validation_error_naming_them() {
+    let db = TestDb::new().await;
+    let store = store_with_services(&db).await;
+    let err = store.create_order(&new_order(Timestamp::from_millis(0), &[123, 5, 6]), "t").await.unwrap_err();
+    assert_eq!(err.to_string(), "invalid input: services: unknown service id 5, 6");
+    let order = store.create_order(&new_order(Timestamp::from_millis(0), &[123]), "t").await.unwrap();
+    let patch = OrderPatch { services: Some(vec![42]), ..OrderPatch::default() };
+    assert!(matches!(store.update_order(order.id, &patch, None, "t").await, Err(Error::Invalid(_))));
+}
+
+#[tokio::test]
+async fn the_catalogue_keeps_ids_and_names_unique_and_in_use_services_undeletable() {
+    let db = TestDb::new().await;
+    let store = store_with_services(&db).await;
+    store.create_order(&new_order(Timestamp::from_millis(0), &[123]), "t").await.unwrap();
+    assert!(matches!(store.add_service(Some(123), "Other").await, Err(Error::Duplicate(_))));
+    assert!(matches!(store.add_service(None, "analysis").await, Err(Error::Duplicate(_))));
+    assert!(matches!(store.rename_service(456, "TESTING").await, Err(Error::Duplicate(_))));
+    assert_eq!(store.rename_service(456, "analysis").await.unwrap().name, "analysis", "its own name in another case");
+    assert!(matches!(store.delete_service(123).await, Err(Error::InUse(_))));
+    assert!(matches!(store.delete_service(999).await, Err(Error::NotFound { what: "service", .. })));
+    assert_eq!(store.delete_service(789).await.unwrap().name, "Testing");
+    assert_eq!(store.add_service(None, "Radon").await.unwrap().id, 457);
+}
+
+#[tokio::test]
+async fn migrating_twice_is_harmless_and_the_store_reopens_with_its_data() {
+    let db = TestDb::new().await;
+    let store = store_with_orders(&db, 1).await;
+    store.migrate().await.unwrap();
+    store.close().await;
+    let reopened = db.store().await;
+    assert_eq!(reopened.count_orders(&OrderFilter::default()).await.unwrap(), 1);
+}
