@@ -314,7 +314,7 @@ pub(super) async fn fetch_order(conn: &mut AnyConnection, backend: Backend, id: 
 }
 
 /// Fails with a field error naming every service id that is not in the catalogue.
-pub(super) async fn require_services(conn: &mut AnyConnection, ids: &[i64]) -> Result<()> {
+async fn require_services(conn: &mut AnyConnection, ids: &[i64]) -> Result<()> {
     let mut sql = Sql::new("SELECT id FROM services WHERE id IN (");
     sql.bind_list(ids).push(")");
     let found: Vec<i64> = sql.query_scalar().fetch_all(conn).await?;
@@ -338,7 +338,7 @@ pub(super) async fn next_order_id(conn: &mut AnyConnection) -> Result<i64> {
 }
 
 /// Inserts a new order (version 1) with its services and reads it back.
-pub(super) async fn insert_order(
+async fn insert_order(
     conn: &mut AnyConnection,
     backend: Backend,
     id: i64,

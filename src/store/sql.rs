@@ -1,7 +1,7 @@
 //! Dynamic SQL with numbered placeholders (`$1`, `$2`, …), which both backends accept.
 //!
 //! sqlx's `QueryBuilder<Any>` writes `?` placeholders, which PostgreSQL rejects; every value
-//! bound here is an integer, so this small builder is all the store needs.
+//! the store binds is an integer or text, so this small builder is all it needs.
 
 use std::fmt::Write as _;
 
@@ -14,12 +14,14 @@ use sqlx::{Any, Arguments as _, AssertSqlSafe, FromRow};
 pub(super) struct Sql {
     text: String,
     args: AnyArguments,
+    /// Roughly how many bytes the bound values take on the wire.
+    payload: usize,
 }
 
 impl Sql {
     /// Starts with fixed text.
     pub(super) fn new(text: &str) -> Self {
-        Self { text: text.to_owned(), args: AnyArguments::default() }
+        Self { text: text.to_owned(), args: AnyArguments::default(), payload: 0 }
     }
 
     /// Appends fixed SQL text (never user input).
@@ -31,6 +33,15 @@ impl Sql {
     /// Appends a placeholder bound to `value`.
     pub(super) fn bind(&mut self, value: i64) -> &mut Self {
         self.args.add(value).expect("an integer always encodes");
+        self.payload += 12;
+        let _ = write!(self.text, "${}", self.args.len());
+        self
+    }
+
+    /// Appends a placeholder bound to a text value.
+    pub(super) fn bind_text(&mut self, value: &str) -> &mut Self {
+        self.args.add(value.to_owned()).expect("text always encodes");
+        self.payload += 4 + value.len();
         let _ = write!(self.text, "${}", self.args.len());
         self
     }
@@ -65,6 +76,49 @@ impl Sql {
     }
 }
 
+/// The most bound bytes one statement of a [`Rows`] insert carries.
+///
+/// sqlx 0.9.0 no longer sets TCP_NODELAY (sqlx issue 4335), so when one message takes several
+/// writes — over TLS, one per 16 KiB record — Nagle's algorithm holds the second write until
+/// the server's delayed ACK: ~40 ms per statement. A statement under one TLS record goes out
+/// in one write.
+const MAX_PAYLOAD: usize = 12 * 1024;
+
+/// A multi-row `INSERT … VALUES (…), (…)` split into statements of bounded size.
+pub(super) struct Rows {
+    header: &'static str,
+    done: Vec<Sql>,
+    current: Sql,
+    rows: usize,
+}
+
+impl Rows {
+    /// Rows for `header` (`INSERT INTO t (a, b) VALUES `).
+    pub(super) fn new(header: &'static str) -> Self {
+        Self { header, done: Vec::new(), current: Sql::new(header), rows: 0 }
+    }
+
+    /// Opens the next row (`(` is written; the caller binds the values and writes `)`),
+    /// starting a new statement when the current one is full.
+    pub(super) fn next_row(&mut self) -> &mut Sql {
+        if self.rows > 0 && self.current.payload >= MAX_PAYLOAD {
+            self.done.push(std::mem::replace(&mut self.current, Sql::new(self.header)));
+            self.rows = 0;
+        }
+        self.current.push(if self.rows == 0 { "(" } else { ", (" });
+        self.rows += 1;
+        &mut self.current
+    }
+
+    /// The statements to execute, in order.
+    pub(super) fn into_statements(mut self) -> Vec<Sql> {
+        if self.rows > 0 {
+            self.done.push(self.current);
+        }
+        self.done
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -74,5 +128,19 @@ mod tests {
         let mut sql = Sql::new("SELECT 1 WHERE a = ");
         sql.bind(7).push(" AND b IN (").bind_list(&[1, 2]).push(")");
         assert_eq!(sql.text, "SELECT 1 WHERE a = $1 AND b IN ($2, $3)");
+    }
+
+    #[test]
+    fn large_inserts_are_split_into_bounded_statements() {
+        let mut rows = Rows::new("INSERT INTO t (a) VALUES ");
+        let big = "x".repeat(5_000);
+        for _ in 0..10 {
+            rows.next_row().bind_text(&big).push(")");
+        }
+        let statements = rows.into_statements();
+        assert_eq!(statements.len(), 4);
+        assert!(statements.iter().all(|s| s.payload < MAX_PAYLOAD + 5_100));
+        assert_eq!(statements[1].text, "INSERT INTO t (a) VALUES ($1), ($2), ($3)");
+        assert!(Rows::new("INSERT").into_statements().is_empty());
     }
 }

@@ -169,3 +169,58 @@ async fn migrating_twice_is_harmless_and_the_store_reopens_with_its_data() {
     let reopened = db.store().await;
     assert_eq!(reopened.count_orders(&OrderFilter::default()).await.unwrap(), 1);
 }
+
+/// Import records 3 h apart from 2040-01-01 with ids from 1, as the CLI would pass them.
+fn import_records(count: usize) -> Vec<(usize, orders::Result<orders::domain::NewOrder>)> {
+    let start = Timestamp::parse("2040-01-01T00:00:00Z").unwrap().millis();
+    (1..=count)
+        .map(|n| {
+            let mut new = new_order(Timestamp::from_millis(start + (n as i64) * 3 * HOUR), &[123]);
+            new.id = Some(n as i64);
+            (n, Ok(new))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn an_import_names_the_first_bad_record_across_batches_whatever_kind_of_error_follows() {
+    let db = TestDb::new().await;
+    let store = store_with_services(&db).await;
+    let mut records = import_records(1200);
+    // Record 700 is within 3 h of record 100 (another batch); record 701 repeats id 5; record
+    // 702 is unparseable. The first bad one, 700, is named, with record 100's order.
+    let near_100 = records[99].1.as_ref().unwrap().datetime.unwrap().millis() + HOUR;
+    records[699].1.as_mut().unwrap().datetime = Some(Timestamp::from_millis(near_100));
+    records[700].1.as_mut().unwrap().id = Some(5);
+    records[701].1 = Err(Error::invalid("record", "is not JSON"));
+    let err = store.import(records, "import").await.unwrap_err();
+    assert_eq!(err.record, Some(700));
+    assert!(matches!(err.error, Error::Schedule { conflicting_id: 100, .. }), "{:?}", err.error);
+    assert_eq!(store.count_orders(&OrderFilter::default()).await.unwrap(), 0, "nothing was written");
+}
+
+#[tokio::test]
+async fn an_import_refuses_an_id_repeated_within_the_input_and_writes_nothing() {
+    let db = TestDb::new().await;
+    let store = store_with_services(&db).await;
+    let mut records = import_records(10);
+    records[7].1.as_mut().unwrap().id = Some(3);
+    let err = store.import(records, "import").await.unwrap_err();
+    assert_eq!((err.record, err.error.to_string()), (Some(8), "order 3 already exists".to_owned()));
+    assert_eq!(store.count_orders(&OrderFilter::default()).await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn an_import_of_many_batches_writes_every_order_with_its_history() {
+    let db = TestDb::new().await;
+    let store = store_with_services(&db).await;
+    let report = store.import(import_records(1234), "import").await.unwrap();
+    assert_eq!((report.orders, report.services), (1234, 0));
+    assert_eq!(store.count_orders(&OrderFilter::default()).await.unwrap(), 1234);
+    let last = store.get_order(1234).await.unwrap();
+    let history = store.history(1234).await.unwrap();
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].order, serde_json::to_value(&last).unwrap(), "the event holds the order as stored");
+    let next = store.create_order(&new_order(Timestamp::from_millis(0), &[123]), "t").await.unwrap();
+    assert_eq!(next.id, 1235, "ids continue after the imported ones");
+}
