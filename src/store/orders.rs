@@ -37,6 +37,10 @@ macro_rules! select_orders {
     };
 }
 
+/// The nearest order in a window of datetimes, other than one id: the scheduling rule's check.
+const NEAREST_IN_WINDOW: &str = "SELECT id, datetime FROM orders WHERE datetime BETWEEN $1 AND $2 AND id <> $3 \
+     ORDER BY abs(datetime - $4), id LIMIT 1";
+
 /// A page of a listing.
 #[derive(Debug, Clone, Default)]
 pub struct OrderQuery {
@@ -276,16 +280,13 @@ impl Store {
         except: Option<i64>,
     ) -> Result<()> {
         let Some((low, high)) = conflict_window(datetime, self.min_gap) else { return Ok(()) };
-        let nearest: Option<(i64, i64)> = sqlx::query_as(
-            "SELECT id, datetime FROM orders WHERE datetime BETWEEN $1 AND $2 AND id <> $3 \
-             ORDER BY abs(datetime - $4), id LIMIT 1",
-        )
-        .bind(low)
-        .bind(high)
-        .bind(except.unwrap_or(0))
-        .bind(datetime.millis())
-        .fetch_optional(&mut *conn)
-        .await?;
+        let nearest: Option<(i64, i64)> = sqlx::query_as(NEAREST_IN_WINDOW)
+            .bind(low)
+            .bind(high)
+            .bind(except.unwrap_or(0))
+            .bind(datetime.millis())
+            .fetch_optional(&mut *conn)
+            .await?;
         match nearest {
             None => Ok(()),
             Some((conflicting_id, at)) => Err(Error::Schedule {
@@ -372,4 +373,35 @@ async fn insert_order_services(conn: &mut AnyConnection, order_id: i64, services
         if super::is_foreign_key_violation(&e) { Error::invalid("services", "unknown service id") } else { e.into() }
     })?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::store::StoreOptions;
+
+    #[tokio::test]
+    async fn the_gap_check_is_a_range_search_on_the_datetime_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("plan.db").display());
+        let options = StoreOptions { max_connections: 1, auto_migrate: true, min_gap: Duration::from_secs(3600) };
+        let store = Store::connect(&url, &options).await.unwrap();
+        let plan: Vec<(i64, i64, i64, String)> =
+            sqlx::query_as(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {NEAREST_IN_WINDOW}")))
+                .bind(0_i64)
+                .bind(1_i64)
+                .bind(0_i64)
+                .bind(0_i64)
+                .fetch_all(&store.pool)
+                .await
+                .unwrap();
+        let steps: Vec<&str> = plan.iter().map(|row| row.3.as_str()).collect();
+        assert!(
+            steps.iter().any(|s| s.contains("USING COVERING INDEX orders_datetime_id (datetime>? AND datetime<?)")),
+            "{steps:?}"
+        );
+        assert!(!steps.iter().any(|s| s.starts_with("SCAN orders")), "no full scan: {steps:?}");
+    }
 }
