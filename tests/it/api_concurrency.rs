@@ -2,13 +2,10 @@
 //! `orders serve` processes on one database racing creates and datetime-moving updates.
 //! Also: SIGTERM stops a server with exit code 0.
 
-use std::io::{BufRead as _, BufReader};
-use std::process::{Child, Command, Stdio};
-
 use orders::auth::Role;
 use serde_json::{Value, json};
 
-use crate::api_helpers::{SECRET, spawn_app, tokens};
+use crate::api_helpers::{Server, spawn_app, tokens};
 use crate::helpers::{TestDb, store_with_services};
 
 const HOUR_MS: i64 = 3_600_000;
@@ -25,44 +22,6 @@ async fn twenty_four_concurrent_conflicting_creates_give_one_201_and_23_409() {
     statuses.sort_unstable();
     assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 1, "{statuses:?}");
     assert_eq!(statuses.iter().filter(|s| **s == 409).count(), 23, "{statuses:?}");
-}
-
-/// A `orders serve` process on `db`, with its address.
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Server {
-    fn start(db: &TestDb) -> Self {
-        let mut child = Command::new(assert_cmd::cargo::cargo_bin("orders"))
-            .args(["serve", "--addr", "127.0.0.1:0"])
-            .current_dir(db.dir.path())
-            .env_remove("ORDERS_CONFIG")
-            .env("ORDERS__DATABASE__URL", &db.url)
-            .env("ORDERS__AUTH__JWT_SECRET", SECRET)
-            .env("RUST_LOG", "warn")
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("orders serve starts");
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let base = loop {
-            let line = lines.next().expect("the server says where it listens").unwrap();
-            if let Some(addr) = line.strip_prefix("orders: listening on ") {
-                break addr.to_owned();
-            }
-        };
-        // Keep draining stderr so the server never blocks on a full pipe.
-        std::thread::spawn(move || lines.for_each(drop));
-        Self { child, base }
-    }
-
-    /// SIGTERM, then the exit status.
-    fn terminate(mut self) -> std::process::ExitStatus {
-        let pid = self.child.id().to_string();
-        Command::new("kill").args(["-TERM", &pid]).status().expect("kill runs");
-        self.child.wait().expect("the server exits")
-    }
 }
 
 async fn write(client: &reqwest::Client, base: &str, token: &str, i: i64) -> u16 {

@@ -1,7 +1,10 @@
 //! `spawn_app()`: the production `serve()` on a pre-bound port-0 listener over a fresh test
 //! database, and a client whose every response is checked against `/openapi.json`.
 
+use std::io::{BufRead as _, BufReader};
 use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use orders::api::{self, AppState};
@@ -190,5 +193,54 @@ impl Drop for TestApp {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
+    }
+}
+
+/// A `orders serve` process on `db`, with its address.
+pub struct Server {
+    child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    /// Every stderr line after the "listening" one, as they arrive.
+    pub log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Server {
+    /// Starts one, logging at `RUST_LOG=warn`.
+    pub fn start(db: &TestDb) -> Self {
+        Self::start_logging(db, "warn")
+    }
+
+    /// Starts one with `RUST_LOG` set to `level`.
+    pub fn start_logging(db: &TestDb, level: &str) -> Self {
+        let mut child = Command::new(assert_cmd::cargo::cargo_bin("orders"))
+            .args(["serve", "--addr", "127.0.0.1:0"])
+            .current_dir(db.dir.path())
+            .env_remove("ORDERS_CONFIG")
+            .env("ORDERS__DATABASE__URL", &db.url)
+            .env("ORDERS__AUTH__JWT_SECRET", SECRET)
+            .env("RUST_LOG", level)
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("orders serve starts");
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let base = loop {
+            let line = lines.next().expect("the server says where it listens").unwrap();
+            if let Some(addr) = line.strip_prefix("orders: listening on ") {
+                break addr.to_owned();
+            }
+        };
+        // Keep draining stderr so the server never blocks on a full pipe.
+        let log: Arc<Mutex<Vec<String>>> = Arc::default();
+        let sink = log.clone();
+        std::thread::spawn(move || lines.map_while(Result::ok).for_each(|line| sink.lock().unwrap().push(line)));
+        Self { child, base, log }
+    }
+
+    /// SIGTERM, then the exit status.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().expect("kill runs");
+        self.child.wait().expect("the server exits")
     }
 }

@@ -4,9 +4,14 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use std::time::Duration;
+
+use orders::api::{self, AppState};
+use orders::auth::Role;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::api_helpers::{spawn_app, spawn_app_on};
+use crate::api_helpers::{Server, spawn_app, spawn_app_on, tokens};
 use crate::helpers::{TestDb, store_with_services};
 use crate::openapi_check;
 
@@ -110,4 +115,91 @@ async fn every_route_the_router_answers_is_documented_and_nothing_else_is() {
             }
         }
     }
+}
+
+/// A server with `grace`, its address, and the sender that stops it.
+async fn serve_with_grace(
+    db: &TestDb,
+    grace: Duration,
+) -> (std::net::SocketAddr, tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
+    let store = store_with_services(db).await;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let state = AppState::new(store, tokens(), 64 * 1024);
+    let server = tokio::spawn(api::serve(listener, state, async move { stopped.await.unwrap_or(()) }, grace));
+    (addr, stop, server)
+}
+
+/// Sends the head and the first half of a create; returns the stream and the rest of the body.
+async fn half_sent_create(addr: std::net::SocketAddr) -> (TcpStream, String) {
+    let body = r#"{"datetime": "2030-01-01T00:00:00Z", "totalfee": 1, "services": [123]}"#;
+    let token = tokens().access_token("drain", Role::Writer, None).unwrap().0;
+    let head = format!(
+        "POST /orders HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let (first, rest) = body.split_at(body.len() / 2);
+    stream.write_all(format!("{head}{first}").as_bytes()).await.unwrap();
+    (stream, rest.to_owned())
+}
+
+#[tokio::test]
+async fn shutdown_lets_an_in_flight_request_finish_and_then_serve_returns() {
+    let db = TestDb::new().await;
+    let (addr, stop, server) = serve_with_grace(&db, Duration::from_secs(60)).await;
+    let (mut stream, rest) = half_sent_create(addr).await;
+    // Let the request reach its handler, then ask the server to stop while it waits for the body.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    stop.send(()).unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    stream.write_all(rest.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    assert!(response.starts_with("HTTP/1.1 201"), "the in-flight create completes: {response}");
+    tokio::time::timeout(Duration::from_secs(30), server).await.expect("serve() returns once drained").unwrap();
+    assert!(TcpStream::connect(addr).await.is_err(), "no new connections after shutdown");
+}
+
+#[tokio::test]
+async fn shutdown_gives_up_on_a_stalled_request_after_the_grace_period() {
+    let db = TestDb::new().await;
+    let (addr, stop, server) = serve_with_grace(&db, Duration::from_millis(500)).await;
+    let (_stalled, _never_sent) = half_sent_create(addr).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(30), server)
+        .await
+        .expect("serve() returns after the grace period although a request never finished")
+        .unwrap();
+}
+
+#[tokio::test]
+async fn the_server_logs_one_json_line_per_request_with_its_request_id() {
+    let db = TestDb::new().await;
+    store_with_services(&db).await;
+    let server = Server::start_logging(&db, "info");
+    let client = reqwest::Client::new();
+    let reply =
+        client.get(format!("{}/orders/1", server.base)).header("x-request-id", "trace-me-42").send().await.unwrap();
+    assert_eq!(reply.status(), 401);
+    let log = server.log.clone();
+    assert!(server.terminate().success(), "SIGTERM exits 0");
+    let stopped = (0..200).any(|_| {
+        std::thread::sleep(Duration::from_millis(25));
+        log.lock().unwrap().iter().any(|line| line == "orders: stopped")
+    });
+    assert!(stopped, "the server says it stopped: {:?}", log.lock().unwrap());
+    let lines: Vec<serde_json::Value> =
+        log.lock().unwrap().iter().filter_map(|line| serde_json::from_str(line).ok()).collect();
+    let ours: Vec<&serde_json::Value> = lines.iter().filter(|l| l["request_id"] == "trace-me-42").collect();
+    assert_eq!(ours.len(), 1, "exactly one line for the request: {lines:?}");
+    let line = ours[0];
+    assert_eq!(
+        (line["method"].as_str(), line["route"].as_str(), line["status"].as_u64()),
+        (Some("GET"), Some("/orders/{id}"), Some(401))
+    );
+    assert!(line["latency_ms"].is_number(), "{line}");
 }
