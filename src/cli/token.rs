@@ -18,10 +18,16 @@ pub async fn run(config: &Config, command: TokenCommand) -> anyhow::Result<()> {
             let role = Role::parse(&role)?;
             let ttl = ttl.as_deref().map(parse_ttl).transpose()?;
             let tokens = Tokens::new(&auth::load_secret(config)?, &config.auth)?;
-            let store = super::open_store(config).await?;
-            let issued = tokens.issue(&store, &subject, role, ttl, refresh).await;
-            store.close().await;
-            let issued = issued?;
+            let issued = if refresh {
+                // Only refresh tokens live in the store; a bare access token needs no database.
+                let store = super::open_store(config).await?;
+                let issued = tokens.issue(&store, &subject, role, ttl, true).await;
+                store.close().await;
+                issued?
+            } else {
+                let (access_token, expires_in) = tokens.access_token(&subject, role, ttl)?;
+                auth::IssuedTokens { access_token, expires_in, refresh_token: None }
+            };
             if output.output == Some(Format::Json) {
                 println!("{}", serde_json::to_string_pretty(&issued)?);
             } else {

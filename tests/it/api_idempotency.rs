@@ -96,3 +96,17 @@ async fn a_repeat_after_a_server_restart_still_gets_the_first_answer() {
     let unchanged = json!(first.json());
     assert_eq!(restarted.get("/orders/1").await.json(), unchanged);
 }
+
+#[tokio::test]
+async fn a_key_older_than_24_hours_is_forgotten() {
+    use sqlx::Connection as _;
+    let app = spawn_app().await;
+    assert_eq!(post(&app, "old", BODY).await.status, 201);
+    let mut conn = sqlx::AnyConnection::connect(&app.db().url).await.expect("a direct connection");
+    sqlx::query("UPDATE idempotency_keys SET created_at = created_at - 90000000").execute(&mut conn).await.unwrap();
+    conn.close().await.unwrap();
+    let other = r#"{"datetime": "2030-06-01T10:00:00Z", "totalfee": 1, "services": [123]}"#;
+    let reused = post(&app, "old", other).await;
+    assert_eq!(reused.status, 201, "25 h later the key is free again: {}", reused.text);
+    assert_eq!(order_count(&app).await, 2);
+}

@@ -189,3 +189,21 @@ async fn the_request_id_is_echoed_or_generated() {
     let generated = app.call("GET", "/nowhere", None, None, &[]).await;
     assert_eq!(generated.header("x-request-id").map(str::len), Some(36), "a UUID for a request without one");
 }
+
+#[tokio::test]
+async fn the_streamed_listing_carries_thousands_of_orders_as_one_valid_array() {
+    let db = crate::helpers::TestDb::new().await;
+    let store = db.store_with_gap(std::time::Duration::ZERO).await;
+    store.add_service(Some(123), "Inspection").await.unwrap();
+    let mut expected = Vec::new();
+    for i in 0..1500_i64 {
+        let at = orders::domain::Timestamp::from_millis(1_900_000_000_000 + (i % 500) * 60_000);
+        expected.push(store.create_order(&crate::helpers::new_order(at, &[123]), "bulk").await.unwrap());
+    }
+    expected.sort_by_key(|o| (o.datetime, o.id));
+    let app = crate::api_helpers::spawn_app_on(db, store, 64 * 1024).await;
+    let all = app.get("/orders").await;
+    assert_eq!(all.header("transfer-encoding"), Some("chunked"));
+    let listed: Vec<i64> = ids(&all.json());
+    assert_eq!(listed, expected.iter().map(|o| o.id).collect::<Vec<_>>(), "every order once, by (datetime, id)");
+}

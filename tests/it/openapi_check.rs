@@ -52,6 +52,31 @@ fn validate_at(schema_pointer: &str, instance: &Value) -> Result<(), String> {
     if errors.is_empty() { Ok(()) } else { Err(format!("{schema_pointer}: {}", errors.join("; "))) }
 }
 
+/// The pointer of the documented response for a call: its operation's, or the shared 404 /
+/// 405 ones for an unknown path / method.
+fn response_pointer(method: &str, path: &str, status: u16) -> Result<String, String> {
+    let Some(template) = template_of(path) else {
+        return if status == 404 {
+            Ok("/components/responses/NotFound".to_owned())
+        } else {
+            Err(format!("{path} is not documented yet answered {status}"))
+        };
+    };
+    let op = format!("/paths/{}/{}", escape(&template), method.to_ascii_lowercase());
+    if DOC.pointer(&op).is_none() {
+        return if status == 405 {
+            Ok("/components/responses/MethodNotAllowed".to_owned())
+        } else {
+            Err(format!("{method} {template} is not documented yet answered {status}"))
+        };
+    }
+    let pointer = format!("{op}/responses/{status}");
+    if DOC.pointer(&pointer).is_none() {
+        return Err(format!("{method} {template} does not document status {status}"));
+    }
+    Ok(resolve(pointer))
+}
+
 /// Checks one response; the error names what does not match.
 pub fn check(
     method: &str,
@@ -61,24 +86,7 @@ pub fn check(
     body: &str,
 ) -> Result<(), String> {
     let path = path.split('?').next().unwrap_or(path);
-    let response_pointer = match template_of(path) {
-        None if status == 404 => "/components/responses/NotFound".to_owned(),
-        None => return Err(format!("{path} is not documented yet answered {status}")),
-        Some(template) => {
-            let op = format!("/paths/{}/{}", escape(&template), method.to_ascii_lowercase());
-            match DOC.pointer(&op) {
-                None if status == 405 => "/components/responses/MethodNotAllowed".to_owned(),
-                None => return Err(format!("{method} {template} is not documented yet answered {status}")),
-                Some(_) => {
-                    let pointer = format!("{op}/responses/{status}");
-                    if DOC.pointer(&pointer).is_none() {
-                        return Err(format!("{method} {template} does not document status {status}"));
-                    }
-                    resolve(pointer)
-                }
-            }
-        }
-    };
+    let response_pointer = response_pointer(method, path, status)?;
     let response = DOC.pointer(&response_pointer).unwrap();
     if let Some(required) = response.get("headers").and_then(Value::as_object) {
         for (name, spec) in required {
