@@ -40,7 +40,8 @@ struct TokenRow {
 }
 
 impl Store {
-    /// Stores a new refresh token (a new family, or none given: see [`Store::rotate_refresh_token`]).
+    /// Stores a new refresh token, the first of its family (rotation adds the others: see
+    /// [`Store::rotate_refresh_token`]).
     ///
     /// # Errors
     /// When the database fails.
@@ -105,20 +106,13 @@ impl Store {
         Ok(RefreshGrant { subject: row.subject, role: row.role })
     }
 
-    /// Revokes every refresh token of `subject`; returns how many were still usable.
+    /// Revokes every refresh token of `subject`; returns how many were not revoked before.
     ///
     /// # Errors
     /// When the database fails.
     pub async fn revoke_refresh_tokens(&self, subject: &str) -> Result<u64> {
         let mut tx = self.begin_write().await?;
-        let done = sqlx::query(
-            "UPDATE refresh_tokens SET revoked_at = $1 WHERE subject = $2 AND revoked_at IS NULL AND used_at IS NULL",
-        )
-        .bind(Timestamp::now().millis())
-        .bind(subject)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query("UPDATE refresh_tokens SET revoked_at = $1 WHERE subject = $2 AND revoked_at IS NULL")
+        let done = sqlx::query("UPDATE refresh_tokens SET revoked_at = $1 WHERE subject = $2 AND revoked_at IS NULL")
             .bind(Timestamp::now().millis())
             .bind(subject)
             .execute(&mut *tx)

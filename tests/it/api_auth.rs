@@ -215,3 +215,45 @@ async fn serve_refuses_a_secret_shorter_than_32_bytes() {
     let stderr = String::from_utf8(output).unwrap();
     assert!(stderr.contains("at least 32 bytes"), "{stderr}");
 }
+
+#[tokio::test]
+async fn an_expired_refresh_token_is_refused() {
+    let app = spawn_app().await;
+    let token = "an-expired-refresh-token";
+    let expired = orders::store::NewRefreshToken {
+        hash: orders::auth::hash_token(token),
+        subject: "old".to_owned(),
+        role: "reader".to_owned(),
+        family: "f".to_owned(),
+        expires_at: orders::domain::Timestamp::from_millis(orders::domain::Timestamp::now().millis() - 1000),
+    };
+    app.store.add_refresh_token(&expired).await.unwrap();
+    let reply = refresh(&app, token).await;
+    assert_eq!((reply.status, reply.header("www-authenticate")), (401, Some("Bearer")));
+}
+
+#[tokio::test]
+async fn token_issue_honours_ttl_and_refuses_a_malformed_one() {
+    let app = spawn_app().await;
+    let issue = |ttl: &str| {
+        let mut cmd = app.db().cli();
+        cmd.env("ORDERS__AUTH__JWT_SECRET", SECRET).args([
+            "token",
+            "issue",
+            "--subject",
+            "s",
+            "--role",
+            "reader",
+            "--ttl",
+            ttl,
+            "-o",
+            "json",
+        ]);
+        cmd.assert()
+    };
+    let output = issue("2h").success().get_output().stdout.clone();
+    let issued: serde_json::Value = serde_json::from_slice(&output).unwrap();
+    assert_eq!(issued["expires_in"], 7200);
+    assert!(issued.get("refresh_token").is_none(), "no refresh token unless asked");
+    issue("soon").code(5);
+}
