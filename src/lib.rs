@@ -2,6 +2,8 @@
 //! PostgreSQL), three front ends (script commands, a JSON HTTP API, a terminal dashboard), one
 //! set of rules.
 
+pub mod api;
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod domain;

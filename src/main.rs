@@ -17,7 +17,7 @@ fn main() -> ExitCode {
             return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
         }
     };
-    init_tracing();
+    init_tracing(matches!(cli.command, Some(orders::cli::Command::Serve { .. })));
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -68,9 +68,16 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
         .any(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
 }
 
-/// Diagnostics go to stderr, filtered by `RUST_LOG` (default: warnings).
-fn init_tracing() {
+/// Diagnostics go to stderr, filtered by `RUST_LOG` (default: warnings). `serve` logs one
+/// JSON line per request (default: info).
+fn init_tracing(serve: bool) {
+    let default = if serve { "info" } else { "warn" };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if serve {
+        builder.json().flatten_event(true).init();
+    } else {
+        builder.init();
+    }
 }

@@ -4,6 +4,8 @@
 mod import;
 mod output;
 mod records;
+mod serve;
+mod token;
 
 use std::io::IsTerminal as _;
 use std::path::PathBuf;
@@ -83,6 +85,15 @@ pub enum Command {
         /// File to read, or - for standard input.
         file: PathBuf,
     },
+    /// Serve the JSON HTTP API until SIGINT or SIGTERM.
+    Serve {
+        /// Listen on HOST:PORT (default: server.addr; port 0 picks a free one).
+        #[arg(long, value_name = "HOST:PORT")]
+        addr: Option<String>,
+    },
+    /// Mint or revoke API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
     /// Print shell completions.
     Completions {
         /// The shell.
@@ -189,6 +200,35 @@ pub enum ServicesCommand {
     },
 }
 
+/// `token` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Print a new access token (and with --refresh a refresh token).
+    Issue {
+        /// Whom the token is for; recorded as the actor of every change made with it.
+        #[arg(long, value_name = "S")]
+        subject: String,
+        /// reader (GET), writer (+ order writes) or admin (+ service writes).
+        #[arg(long, value_name = "R")]
+        role: String,
+        /// Lifetime of the access token (default: auth.access_ttl), e.g. 15m or 1h.
+        #[arg(long, value_name = "D")]
+        ttl: Option<String>,
+        /// Also mint a refresh token (printed on a second line, or in the JSON).
+        #[arg(long)]
+        refresh: bool,
+        /// `-o json` prints {"access_token", "expires_in", "refresh_token"?}.
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Revoke every refresh token of a subject.
+    Revoke {
+        /// Whose tokens.
+        #[arg(long, value_name = "S")]
+        subject: String,
+    },
+}
+
 /// `-o FORMAT` for record commands.
 #[derive(Debug, Args, Clone, Copy)]
 pub struct OutputArgs {
@@ -234,6 +274,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             print!("{}", config.to_toml());
             Ok(())
         }
+        Command::Serve { addr } => serve::run(&config, addr.as_deref()).await,
+        Command::Token(command) => token::run(&config, command).await,
         command => {
             let store = open_store(&config).await?;
             let result = records::run(&store, command).await;

@@ -6,10 +6,12 @@
 //! are picked by [`Backend`] here. `sqlx::Error` is classified into [`crate::Error`] once, below.
 
 mod history;
+mod idempotency;
 mod import;
 mod orders;
 mod services;
 mod sql;
+mod tokens;
 
 use std::sync::Once;
 use std::time::Duration;
@@ -22,8 +24,10 @@ use sqlx::{Any, AnyPool, Executor as _, Transaction};
 use crate::config::Config;
 use crate::error::{Error, Result};
 
+pub use idempotency::{CreateOnce, IDEMPOTENCY_TTL, IdempotencyKey, Remembered, StoredResponse};
 pub use import::{ImportError, ImportReport};
 pub use orders::OrderQuery;
+pub use tokens::{NewRefreshToken, RefreshGrant};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
@@ -149,6 +153,11 @@ impl Store {
         Ok(())
     }
 
+    /// Connections in the pool: (open, idle), for the metrics.
+    pub fn pool_stats(&self) -> (u32, usize) {
+        (self.pool.size(), self.pool.num_idle())
+    }
+
     /// Closes every connection, waiting for those in use to come back.
     pub async fn close(&self) {
         self.pool.close().await;
@@ -220,6 +229,9 @@ impl From<sqlx::Error> for Error {
             | sqlx::Error::PoolTimedOut
             | sqlx::Error::PoolClosed
             | sqlx::Error::WorkerCrashed => Error::Unavailable(err.to_string()),
+            // A connection cut during the handshake (a server going down, a proxy refusing)
+            // surfaces as a protocol error: the database cannot be talked to.
+            sqlx::Error::Protocol(_) => Error::Unavailable(err.to_string()),
             sqlx::Error::Database(db) if is_unavailable_code(db.code().as_deref()) => {
                 Error::Unavailable(db.message().to_owned())
             }

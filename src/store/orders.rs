@@ -202,18 +202,24 @@ impl Store {
     /// [`Error::Invalid`] for an unknown service, [`Error::Schedule`] when another order is
     /// within the minimum gap.
     pub async fn create_order(&self, new: &NewOrder, actor: &str) -> Result<Order> {
-        let service_ids: Vec<i64> = new.services.iter().map(|s| s.id).collect();
         let mut tx = self.begin_write().await?;
-        require_services(&mut tx, &service_ids).await?;
+        let order = self.create_in(&mut tx, new, actor).await?;
+        tx.commit().await?;
+        Ok(order)
+    }
+
+    /// The create itself, inside a write transaction the caller commits.
+    pub(super) async fn create_in(&self, tx: &mut AnyConnection, new: &NewOrder, actor: &str) -> Result<Order> {
+        let service_ids: Vec<i64> = new.services.iter().map(|s| s.id).collect();
+        require_services(tx, &service_ids).await?;
         let datetime = new.datetime.unwrap_or_else(Timestamp::now);
-        self.check_gap(&mut tx, datetime, None).await?;
+        self.check_gap(tx, datetime, None).await?;
         let id = match new.id {
             Some(id) => id,
-            None => next_order_id(&mut tx).await?,
+            None => next_order_id(tx).await?,
         };
-        let order = insert_order(&mut tx, self.backend, id, datetime, new.totalfee, &service_ids).await?;
-        append_event(&mut tx, EventKind::Created, &order, actor).await?;
-        tx.commit().await?;
+        let order = insert_order(tx, self.backend, id, datetime, new.totalfee, &service_ids).await?;
+        append_event(tx, EventKind::Created, &order, actor).await?;
         Ok(order)
     }
 

@@ -41,6 +41,11 @@ impl TestDb {
         }
     }
 
+    /// Whether this test runs on PostgreSQL.
+    pub fn is_postgres(&self) -> bool {
+        self.postgres.is_some()
+    }
+
     /// The store over this database with the default 3 h rule, migrated.
     pub async fn store(&self) -> Store {
         self.store_with_gap(THREE_HOURS).await

@@ -1,7 +1,15 @@
 //! The integration suite: one binary, every test on its own fresh database. Runs on SQLite, and
 //! on PostgreSQL when `ORDERS_TEST_DATABASE_URL` names a server.
 
+mod api_auth;
+mod api_concurrency;
+mod api_helpers;
+mod api_idempotency;
+mod api_operations;
+mod api_orders;
+mod api_status;
 mod cli;
 mod helpers;
+mod openapi_check;
 mod schedule;
 mod store;

@@ -1,0 +1,172 @@
+//! Every error the API answers with, rendered once as an `application/problem+json` body
+//! (RFC 9457) with its status: the crate's [`Error`], the HTTP-level problems (bodies, paths,
+//! methods), and warp's own rejections.
+
+use std::convert::Infallible;
+
+use serde_json::{Value, json};
+use warp::http::header::{ALLOW, CONTENT_TYPE, WWW_AUTHENTICATE};
+use warp::http::{HeaderValue, StatusCode};
+use warp::reply::Response;
+
+use crate::error::Error;
+use crate::store::StoredResponse;
+
+/// A failed request.
+#[derive(Debug)]
+pub enum ApiError {
+    /// Anything the domain or the store refused.
+    App(Error),
+    /// The body is not JSON, or not an object.
+    MalformedJson(String),
+    /// A path id or a query parameter is malformed.
+    BadRequest(String),
+    /// No such route.
+    NoRoute,
+    /// The path exists, the method does not; the methods that do.
+    MethodNotAllowed(&'static str),
+    /// The body is larger than `server.body_limit` (bytes).
+    PayloadTooLarge(u64),
+    /// The body is not JSON by its content type.
+    UnsupportedMediaType(String),
+    /// An `Idempotency-Key` was used with another body.
+    IdempotencyMismatch(String),
+}
+
+impl From<Error> for ApiError {
+    fn from(err: Error) -> Self {
+        Self::App(err)
+    }
+}
+
+/// A problem ready to send: status, extra headers, body.
+#[derive(Debug, Clone)]
+pub struct Problem {
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// Headers besides the content type (`Allow`, `WWW-Authenticate`).
+    pub headers: Vec<(&'static str, String)>,
+    /// The problem object.
+    pub body: Value,
+}
+
+impl Problem {
+    fn new(status: StatusCode, kind: &str, detail: impl Into<String>) -> Self {
+        let title = status.canonical_reason().unwrap_or("Error");
+        let body = json!({ "type": kind, "title": title, "status": status.as_u16(), "detail": detail.into() });
+        Self { status, headers: Vec::new(), body }
+    }
+
+    fn with(mut self, key: &str, value: Value) -> Self {
+        self.body[key] = value;
+        self
+    }
+
+    fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
+    }
+
+    /// The response.
+    pub fn into_response(self) -> Response {
+        let mut response = Response::new(self.body.to_string().into());
+        *response.status_mut() = self.status;
+        let headers = response.headers_mut();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        for (name, value) in self.headers {
+            if let Ok(value) = HeaderValue::from_str(&value) {
+                headers.insert(name, value);
+            }
+        }
+        response
+    }
+
+    /// The response as the idempotency store keeps it.
+    pub fn to_stored(&self) -> StoredResponse {
+        let mut headers = vec![("content-type".to_owned(), "application/problem+json".to_owned())];
+        headers.extend(self.headers.iter().map(|(n, v)| ((*n).to_owned(), v.clone())));
+        StoredResponse { status: self.status.as_u16(), headers, body: self.body.to_string() }
+    }
+}
+
+impl ApiError {
+    /// The status and body this error is answered with. 5xx bodies say nothing of the cause,
+    /// which goes to the log.
+    pub fn problem(&self) -> Problem {
+        match self {
+            Self::App(err) => app_problem(err),
+            Self::MalformedJson(detail) => Problem::new(StatusCode::BAD_REQUEST, "malformed-json", detail),
+            Self::BadRequest(detail) => Problem::new(StatusCode::BAD_REQUEST, "bad-request", detail),
+            Self::NoRoute => Problem::new(StatusCode::NOT_FOUND, "not-found", "no such route"),
+            Self::MethodNotAllowed(allow) => {
+                Problem::new(StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", format!("this path allows {allow}"))
+                    .header(ALLOW.as_str(), *allow)
+            }
+            Self::PayloadTooLarge(limit) => Problem::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload-too-large",
+                format!("the body is larger than the limit of {limit} bytes"),
+            ),
+            Self::UnsupportedMediaType(detail) => {
+                Problem::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type", detail)
+            }
+            Self::IdempotencyMismatch(key) => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency-mismatch",
+                format!("Idempotency-Key {key:?} was used with another body"),
+            ),
+        }
+    }
+}
+
+fn app_problem(err: &Error) -> Problem {
+    match err {
+        Error::NotFound { .. } => Problem::new(StatusCode::NOT_FOUND, "not-found", err.to_string()),
+        Error::Invalid(errors) => {
+            Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "validation", err.to_string()).with("errors", json!(errors))
+        }
+        Error::Schedule { conflicting_id, conflicting_datetime, min_gap, .. } => {
+            Problem::new(StatusCode::CONFLICT, "schedule-conflict", err.to_string())
+                .with("conflicting_order", json!({ "id": conflicting_id, "datetime": conflicting_datetime }))
+                .with("min_gap_seconds", json!(min_gap.as_secs()))
+        }
+        Error::Duplicate(_) => Problem::new(StatusCode::CONFLICT, "duplicate", err.to_string()),
+        Error::InUse(_) => Problem::new(StatusCode::CONFLICT, "in-use", err.to_string()),
+        Error::Stale { actual, .. } => {
+            Problem::new(StatusCode::PRECONDITION_FAILED, "precondition-failed", err.to_string())
+                .with("current_version", json!(actual))
+        }
+        Error::Unauthorized(_) => Problem::new(StatusCode::UNAUTHORIZED, "unauthorized", err.to_string())
+            .header(WWW_AUTHENTICATE.as_str(), "Bearer"),
+        Error::Forbidden(_) => Problem::new(StatusCode::FORBIDDEN, "forbidden", err.to_string()),
+        Error::Unavailable(_) => {
+            tracing::error!(error = %err, "database unavailable");
+            Problem::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the database is unavailable; try again later")
+        }
+        Error::Internal(_) => {
+            tracing::error!(error = %err, "internal error");
+            Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "an internal error occurred")
+        }
+    }
+}
+
+/// The root recover: warp's own rejections in the same problem shape. Routes match path
+/// first and then answer every method themselves, so what reaches here is an unknown path,
+/// or something warp refused on its own.
+pub async fn recover(rejection: warp::Rejection) -> Result<Response, Infallible> {
+    let problem = if rejection.is_not_found() {
+        ApiError::NoRoute.problem()
+    } else if rejection.find::<warp::reject::MethodNotAllowed>().is_some() {
+        Problem::new(StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "method not allowed")
+    } else if rejection.find::<warp::reject::PayloadTooLarge>().is_some() {
+        Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large", "the body is too large")
+    } else if rejection.find::<warp::reject::UnsupportedMediaType>().is_some() {
+        Problem::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type", "the body must be JSON")
+    } else if rejection.find::<warp::reject::InvalidQuery>().is_some() {
+        Problem::new(StatusCode::BAD_REQUEST, "bad-request", "malformed query")
+    } else {
+        tracing::error!(?rejection, "unhandled rejection");
+        Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "an internal error occurred")
+    };
+    Ok(problem.into_response())
+}

@@ -1,0 +1,59 @@
+//! The unauthenticated operational routes: `GET /healthz` (the process answers), `GET /readyz`
+//! (the database answers too) and `GET /openapi.json`; `/metrics` is mounted beside them.
+
+use std::time::Duration;
+
+use serde_json::json;
+use warp::Filter;
+use warp::filters::BoxedFilter;
+use warp::http::{Method, StatusCode};
+use warp::reply::Response;
+
+use super::error::ApiError;
+use super::reply::{ApiResult, finish, json, with_status};
+use super::request::{Req, req};
+use super::{AppState, OPENAPI, metrics};
+use crate::error::Error;
+
+/// How long `/readyz` waits for the database before calling it unreachable.
+const READY_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// `/healthz`, `/readyz`, `/openapi.json`, `/metrics`.
+pub fn routes(state: &AppState) -> BoxedFilter<(Response,)> {
+    let healthz = warp::path!("healthz").and(req(state.clone())).then(healthz);
+    let readyz = warp::path!("readyz").and(req(state.clone())).then(readyz);
+    let openapi = warp::path!("openapi.json").and(req(state.clone())).then(openapi);
+    healthz.or(readyz).unify().or(openapi).unify().or(metrics::routes(state)).unify().boxed()
+}
+
+fn only_get(req: &Req) -> Result<(), ApiError> {
+    if req.method == Method::GET { Ok(()) } else { Err(ApiError::MethodNotAllowed("GET")) }
+}
+
+/// `GET /healthz`: 200 while the process runs.
+async fn healthz(req: Req) -> Response {
+    finish("/healthz", only_get(&req).and_then(|()| json(StatusCode::OK, &json!({ "status": "ok" }))))
+}
+
+/// `GET /readyz`: 200 when the database answers within [`READY_TIMEOUT`], else 503. Each call
+/// asks the pool afresh, so it turns 200 again as soon as the database is back.
+async fn readyz(req: Req) -> Response {
+    finish("/readyz", ready(&req).await)
+}
+
+async fn ready(req: &Req) -> ApiResult {
+    only_get(req)?;
+    match tokio::time::timeout(READY_TIMEOUT, req.state.store.ping()).await {
+        Ok(Ok(())) => json(StatusCode::OK, &json!({ "status": "ready" })),
+        Ok(Err(err)) => Err(Error::Unavailable(err.to_string()).into()),
+        Err(_) => Err(Error::Unavailable("the database did not answer in time".to_owned()).into()),
+    }
+}
+
+/// `GET /openapi.json`.
+async fn openapi(req: Req) -> Response {
+    finish(
+        "/openapi.json",
+        only_get(&req).map(|()| with_status(StatusCode::OK, OPENAPI.to_owned(), "application/json")),
+    )
+}

@@ -1,0 +1,114 @@
+//! `GET /metrics`: Prometheus text — requests by route, method and status, a latency
+//! histogram per route, and the database pool's gauges. Small enough to keep by hand.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use warp::Filter;
+use warp::filters::BoxedFilter;
+use warp::http::StatusCode;
+use warp::reply::Response;
+
+use super::AppState;
+use super::error::ApiError;
+use super::reply::{ApiResult, finish, with_status};
+use super::request::{Req, req};
+use crate::auth::Role;
+
+/// Histogram bucket upper bounds, seconds.
+const BUCKETS: [f64; 10] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
+
+#[derive(Debug, Default)]
+struct Histogram {
+    counts: [u64; BUCKETS.len()],
+    count: u64,
+    sum: f64,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    requests: BTreeMap<(&'static str, String, u16), u64>,
+    latency: BTreeMap<&'static str, Histogram>,
+}
+
+/// The request counters and histograms of one process.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    counters: Mutex<Counters>,
+}
+
+impl Metrics {
+    /// Counts one request.
+    pub fn record(&self, route: &'static str, method: &str, status: u16, latency: Duration) {
+        let mut counters = self.counters.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        *counters.requests.entry((route, method.to_owned(), status)).or_default() += 1;
+        let histogram = counters.latency.entry(route).or_default();
+        let seconds = latency.as_secs_f64();
+        for (count, bound) in histogram.counts.iter_mut().zip(BUCKETS) {
+            if seconds <= bound {
+                *count += 1;
+            }
+        }
+        histogram.count += 1;
+        histogram.sum += seconds;
+    }
+
+    /// The Prometheus text exposition, with the pool's (open, idle) connections.
+    pub fn render(&self, pool: (u32, usize)) -> String {
+        let counters = self.counters.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut out = String::new();
+        out.push_str("# HELP orders_http_requests_total HTTP requests by route, method and status.\n");
+        out.push_str("# TYPE orders_http_requests_total counter\n");
+        for ((route, method, status), count) in &counters.requests {
+            let _ = writeln!(
+                out,
+                "orders_http_requests_total{{route=\"{route}\",method=\"{method}\",status=\"{status}\"}} {count}"
+            );
+        }
+        out.push_str("# HELP orders_http_request_duration_seconds HTTP request latency by route.\n");
+        out.push_str("# TYPE orders_http_request_duration_seconds histogram\n");
+        for (route, h) in &counters.latency {
+            for (count, bound) in h.counts.iter().zip(BUCKETS) {
+                let _ = writeln!(
+                    out,
+                    "orders_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"{bound}\"}} {count}"
+                );
+            }
+            let _ = writeln!(
+                out,
+                "orders_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {}",
+                h.count
+            );
+            let _ = writeln!(out, "orders_http_request_duration_seconds_sum{{route=\"{route}\"}} {}", h.sum);
+            let _ = writeln!(out, "orders_http_request_duration_seconds_count{{route=\"{route}\"}} {}", h.count);
+        }
+        let (open, idle) = pool;
+        out.push_str("# HELP orders_db_pool_connections Open database connections.\n");
+        out.push_str("# TYPE orders_db_pool_connections gauge\n");
+        let _ = writeln!(out, "orders_db_pool_connections {open}");
+        out.push_str("# HELP orders_db_pool_idle_connections Idle database connections.\n");
+        out.push_str("# TYPE orders_db_pool_idle_connections gauge\n");
+        let _ = writeln!(out, "orders_db_pool_idle_connections {idle}");
+        out
+    }
+}
+
+/// `GET /metrics`.
+pub fn routes(state: &AppState) -> BoxedFilter<(Response,)> {
+    warp::path!("metrics").and(req(state.clone())).then(metrics).boxed()
+}
+
+async fn metrics(req: Req) -> Response {
+    finish("/metrics", get(&req))
+}
+
+fn get(req: &Req) -> ApiResult {
+    if req.method != warp::http::Method::GET {
+        return Err(ApiError::MethodNotAllowed("GET"));
+    }
+    req.authorize(Role::Reader)?;
+    let text = req.state.metrics.render(req.state.store.pool_stats());
+    Ok(with_status(StatusCode::OK, text, "text/plain; version=0.0.4; charset=utf-8"))
+}

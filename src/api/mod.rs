@@ -1,0 +1,166 @@
+//! The JSON HTTP API (`orders serve`): the route tree, the shared state, the per-request log
+//! line, request id and metrics, and [`serve`] over a pre-bound listener with graceful shutdown.
+//!
+//! Each route matches its path first and then answers every method itself (405 with `Allow`
+//! for the others), so an unknown path is 404, a wrong method 405, and authentication runs
+//! only after both matched. Handlers run their checks in SPEC's precedence order (see
+//! [`request`]); the one root recover renders what warp itself rejects.
+
+mod auth;
+pub mod error;
+mod events;
+mod health;
+mod metrics;
+mod orders;
+pub mod reply;
+pub mod request;
+mod services;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use warp::Filter;
+use warp::filters::BoxedFilter;
+use warp::http::header::HeaderName;
+use warp::http::{HeaderMap, Method};
+use warp::path::FullPath;
+use warp::reply::Response;
+
+use crate::auth::Tokens;
+use crate::store::Store;
+
+pub use metrics::Metrics;
+
+/// The OpenAPI 3.1 document of every route.
+pub const OPENAPI: &str = include_str!("openapi.json");
+
+/// What every handler shares.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The store.
+    pub store: Store,
+    /// Token minting and checking.
+    pub tokens: Arc<Tokens>,
+    /// Largest accepted body, bytes.
+    pub body_limit: u64,
+    /// Request counters and latency histograms.
+    pub metrics: Arc<Metrics>,
+}
+
+impl AppState {
+    /// State over `store`, signing with `tokens`.
+    pub fn new(store: Store, tokens: Tokens, body_limit: u64) -> Self {
+        Self { store, tokens: Arc::new(tokens), body_limit, metrics: Arc::new(Metrics::default()) }
+    }
+}
+
+/// The request id header, echoed or generated.
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Every route, recovered, with the request id, the log line and the metrics around it.
+pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
+    let api = orders::routes(&state)
+        .or(services::routes(&state))
+        .unify()
+        .or(events::routes(&state))
+        .unify()
+        .or(auth::routes(&state))
+        .unify()
+        .or(health::routes(&state))
+        .unify()
+        .recover(error::recover)
+        .unify();
+    let metrics = state.metrics.clone();
+    warp::any()
+        .map(Instant::now)
+        .and(warp::method())
+        .and(warp::path::full())
+        .and(warp::header::headers_cloned())
+        .and(api)
+        .map(move |start: Instant, method: Method, path: FullPath, headers: HeaderMap, response: Response| {
+            observe(&metrics, start, &method, &path, &headers, response)
+        })
+        .boxed()
+}
+
+/// Echoes or generates the request id, logs the one line and counts the request.
+fn observe(
+    metrics: &Metrics,
+    start: Instant,
+    method: &Method,
+    path: &FullPath,
+    headers: &HeaderMap,
+    mut response: Response,
+) -> Response {
+    let request_id = headers
+        .get(&REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|id| !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic()))
+        .map_or_else(|| uuid::Uuid::new_v4().to_string(), ToOwned::to_owned);
+    reply::set_header(&mut response, REQUEST_ID, &request_id);
+    let route = response.extensions().get::<reply::RouteLabel>().map_or("unmatched", |label| label.0);
+    let status = response.status().as_u16();
+    let latency = start.elapsed();
+    metrics.record(route, method.as_str(), status, latency);
+    tracing::info!(
+        target: "orders::api",
+        method = %method,
+        route,
+        path = path.as_str(),
+        status,
+        latency_ms = latency.as_secs_f64() * 1000.0,
+        request_id = %request_id,
+        "request"
+    );
+    response
+}
+
+/// Serves the API on `listener` until `shutdown` resolves, then lets in-flight requests
+/// finish for at most `grace`.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    grace: Duration,
+) {
+    let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+    let signal = async move {
+        shutdown.await;
+        tracing::info!(target: "orders::api", "shutting down: draining in-flight requests");
+        let _ = stopping_tx.send(());
+    };
+    let server = warp::serve(routes(state)).incoming(listener).graceful(signal).run();
+    let deadline = async move {
+        if stopping_rx.await.is_ok() {
+            tokio::time::sleep(grace).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        () = server => {}
+        () = deadline => tracing::warn!(target: "orders::api", "shutdown grace elapsed with requests still in flight"),
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(_) => {
+                let _ = interrupt.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+}

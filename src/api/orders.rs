@@ -1,0 +1,101 @@
+//! `/orders`, `/orders/{id}` and `/orders/{id}/history`: reading, replacing, patching and
+//! deleting orders. Listing lives in [`listing`], creating (with idempotency keys) in
+//! [`create`].
+
+mod create;
+mod listing;
+
+use warp::Filter;
+use warp::filters::BoxedFilter;
+use warp::http::{Method, StatusCode};
+use warp::reply::Response;
+
+use super::AppState;
+use super::error::ApiError;
+use super::reply::{self, ApiResult, finish, json, no_content};
+use super::request::{Req, path_id, req};
+use crate::auth::Role;
+use crate::domain::input;
+use crate::error::Error;
+
+/// Every order route.
+pub fn routes(state: &AppState) -> BoxedFilter<(Response,)> {
+    let collection = warp::path!("orders").and(req(state.clone())).then(collection);
+    let one = warp::path!("orders" / String).and(req(state.clone())).then(one);
+    let history = warp::path!("orders" / String / "history").and(req(state.clone())).then(history);
+    collection.or(one).unify().or(history).unify().boxed()
+}
+
+/// `GET /orders`, `POST /orders`.
+async fn collection(req: Req) -> Response {
+    let result = match req.method {
+        Method::GET => listing::list(req).await,
+        Method::POST => create::create(req).await,
+        _ => Err(ApiError::MethodNotAllowed("GET, POST")),
+    };
+    finish("/orders", result)
+}
+
+/// `GET`, `PUT`, `PATCH`, `DELETE /orders/{id}`.
+async fn one(id: String, req: Req) -> Response {
+    let result = match req.method {
+        Method::GET => get(&id, &req).await,
+        Method::PUT => update(&id, req, false).await,
+        Method::PATCH => update(&id, req, true).await,
+        Method::DELETE => delete(&id, &req).await,
+        _ => Err(ApiError::MethodNotAllowed("GET, PUT, PATCH, DELETE")),
+    };
+    finish("/orders/{id}", result)
+}
+
+/// `GET /orders/{id}/history`.
+async fn history(id: String, req: Req) -> Response {
+    let result = match req.method {
+        Method::GET => history_of(&id, &req).await,
+        _ => Err(ApiError::MethodNotAllowed("GET")),
+    };
+    finish("/orders/{id}/history", result)
+}
+
+async fn get(id: &str, req: &Req) -> ApiResult {
+    req.authorize(Role::Reader)?;
+    let id = path_id("order", id)?;
+    let order = req.state.store.get_order(id).await?;
+    reply::order(StatusCode::OK, &order)
+}
+
+/// `PUT` (a full replacement) or `PATCH` (a JSON merge patch).
+async fn update(id: &str, mut req: Req, merge_patch: bool) -> ApiResult {
+    let principal = req.authorize(Role::Writer)?;
+    let (body, _) = req.json_object(merge_patch).await?;
+    let id = path_id("order", id)?;
+    let patch = if merge_patch { input::patch(&body) } else { input::replacement(&body) }.map_err(Error::Invalid)?;
+    let if_version = req.if_match();
+    let store = &req.state.store;
+    let order = if patch.is_empty() {
+        // An empty merge patch changes nothing: no new version, no history event.
+        let order = store.get_order(id).await?;
+        match if_version {
+            Some(expected) if expected != order.version => {
+                return Err(Error::Stale { id, expected, actual: order.version }.into());
+            }
+            _ => order,
+        }
+    } else {
+        store.update_order(id, &patch, if_version, &principal.subject).await?
+    };
+    reply::order(StatusCode::OK, &order)
+}
+
+async fn delete(id: &str, req: &Req) -> ApiResult {
+    let principal = req.authorize(Role::Writer)?;
+    let id = path_id("order", id)?;
+    req.state.store.delete_order(id, req.if_match(), &principal.subject).await?;
+    Ok(no_content())
+}
+
+async fn history_of(id: &str, req: &Req) -> ApiResult {
+    req.authorize(Role::Reader)?;
+    let id = path_id("order", id)?;
+    json(StatusCode::OK, &req.state.store.history(id).await?)
+}

@@ -1,0 +1,83 @@
+//! Building responses: JSON bodies, the headers handlers add, the route label the log and the
+//! metrics read, and turning a handler's result into the one response it sends.
+
+use serde::Serialize;
+use warp::http::header::{CONTENT_TYPE, ETAG, HeaderName};
+use warp::http::{HeaderValue, StatusCode};
+use warp::reply::Response;
+
+use super::error::ApiError;
+use crate::domain::Order;
+use crate::store::StoredResponse;
+
+/// The route template a response answered (`/orders/{id}`), for the log and the metrics.
+#[derive(Debug, Clone, Copy)]
+pub struct RouteLabel(pub &'static str);
+
+/// What handlers return.
+pub type ApiResult = Result<Response, ApiError>;
+
+/// A JSON response.
+///
+/// # Errors
+/// 500 when the value cannot be serialized (a bug).
+pub fn json<T: Serialize>(status: StatusCode, value: &T) -> ApiResult {
+    let body = serde_json::to_string(value).map_err(|e| crate::Error::Internal(format!("cannot render JSON: {e}")))?;
+    Ok(with_status(status, body, "application/json"))
+}
+
+/// A response with a body of the given content type.
+pub fn with_status(status: StatusCode, body: String, content_type: &'static str) -> Response {
+    let mut response = Response::new(body.into());
+    *response.status_mut() = status;
+    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+}
+
+/// 204.
+pub fn no_content() -> Response {
+    let mut response = Response::new(String::new().into());
+    *response.status_mut() = StatusCode::NO_CONTENT;
+    response
+}
+
+/// Sets a header (values are always ASCII here; a bad one is dropped).
+pub fn set_header(response: &mut Response, name: HeaderName, value: &str) {
+    if let Ok(value) = HeaderValue::from_str(value) {
+        response.headers_mut().insert(name, value);
+    }
+}
+
+/// An order's `ETag`: its version, quoted.
+pub fn etag(order: &Order) -> String {
+    format!("\"{}\"", order.version)
+}
+
+/// An order with its `ETag`.
+///
+/// # Errors
+/// As [`json`].
+pub fn order(status: StatusCode, order: &Order) -> ApiResult {
+    let mut response = json(status, order)?;
+    set_header(&mut response, ETAG, &etag(order));
+    Ok(response)
+}
+
+/// A remembered response, sent again.
+pub fn replay(stored: &StoredResponse) -> Response {
+    let mut response = Response::new(stored.body.clone().into());
+    *response.status_mut() = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    for (name, value) in &stored.headers {
+        if let (Ok(name), Ok(value)) = (HeaderName::try_from(name.as_str()), HeaderValue::from_str(value)) {
+            response.headers_mut().insert(name, value);
+        }
+    }
+    response
+}
+
+/// The response a handler's result becomes, labelled with its route.
+pub fn finish(route: &'static str, result: ApiResult) -> Response {
+    let mut response = result.unwrap_or_else(|err| err.problem().into_response());
+    response.extensions_mut().insert(RouteLabel(route));
+    response
+}

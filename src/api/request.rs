@@ -1,0 +1,172 @@
+//! One request as a handler sees it, and the checks every handler runs in the order SPEC
+//! gives them: the token (401, 403), the content type (415), the body size (413), the body's
+//! JSON (400), path ids and query parameters (400).
+
+use bytes::Bytes;
+use futures_util::stream::BoxStream;
+use futures_util::{StreamExt as _, TryStreamExt};
+use serde_json::{Map, Value};
+use warp::Filter;
+use warp::http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, IF_MATCH};
+use warp::http::{HeaderMap, Method};
+
+use super::AppState;
+use super::error::ApiError;
+use crate::auth::{Principal, Role};
+use crate::domain::parse_id;
+use crate::error::Error;
+
+/// A matched request: its method, headers, raw query and not-yet-read body.
+pub struct Req {
+    /// Shared server state.
+    pub state: AppState,
+    /// The method.
+    pub method: Method,
+    /// The headers.
+    pub headers: HeaderMap,
+    /// The raw query string ("" when absent).
+    pub query: String,
+    // A Mutex only to make `Req` Sync (handlers hold `&Req` across awaits); it is only ever
+    // reached through `&mut self`, so it is never locked.
+    body: std::sync::Mutex<Option<BoxStream<'static, Result<Bytes, warp::Error>>>>,
+}
+
+/// Extracts a [`Req`]. Put it after the path filter, so only the matched route takes the body.
+pub fn req(state: AppState) -> impl Filter<Extract = (Req,), Error = warp::Rejection> + Clone {
+    let query = warp::query::raw().or(warp::any().map(String::new)).unify();
+    warp::any()
+        .map(move || state.clone())
+        .and(warp::method())
+        .and(warp::header::headers_cloned())
+        .and(query)
+        .and(warp::body::stream())
+        .map(|state, method, headers, query, body| {
+            let body = TryStreamExt::map_ok(body, to_bytes).boxed();
+            Req { state, method, headers, query, body: std::sync::Mutex::new(Some(body)) }
+        })
+}
+
+fn to_bytes(mut buf: impl bytes::Buf) -> Bytes {
+    buf.copy_to_bytes(buf.remaining())
+}
+
+impl Req {
+    /// The caller, when its access token is valid and its role at least `min`.
+    ///
+    /// # Errors
+    /// 401 for a missing or bad token, 403 for a role too low.
+    pub fn authorize(&self, min: Role) -> Result<Principal, ApiError> {
+        let header = self
+            .headers
+            .get(AUTHORIZATION)
+            .ok_or_else(|| Error::Unauthorized("an Authorization: Bearer <token> header is required".to_owned()))?;
+        let text = header.to_str().unwrap_or_default();
+        let token = match text.split_once(' ') {
+            Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => token.trim(),
+            _ => return Err(Error::Unauthorized("the Authorization header must be Bearer <token>".to_owned()).into()),
+        };
+        let principal = self.state.tokens.verify(token)?;
+        if principal.role < min {
+            return Err(Error::Forbidden(format!(
+                "role {} may not do this: it needs {}",
+                principal.role.as_str(),
+                min.as_str()
+            ))
+            .into());
+        }
+        Ok(principal)
+    }
+
+    /// Reads the body as one JSON object. `merge_patch` also accepts
+    /// `application/merge-patch+json`. Returns the object and its canonical text.
+    ///
+    /// # Errors
+    /// 415 for another content type, 413 over the body limit, 400 for anything but an object.
+    pub async fn json_object(&mut self, merge_patch: bool) -> Result<(Map<String, Value>, String), ApiError> {
+        self.check_content_type(merge_patch)?;
+        let bytes = self.read_body().await?;
+        match serde_json::from_slice::<Value>(&bytes) {
+            Ok(Value::Object(map)) => {
+                let canonical = Value::Object(map.clone()).to_string();
+                Ok((map, canonical))
+            }
+            Ok(_) => Err(ApiError::MalformedJson("the body must be a JSON object".to_owned())),
+            Err(e) => Err(ApiError::MalformedJson(format!("the body is not valid JSON: {e}"))),
+        }
+    }
+
+    fn check_content_type(&self, merge_patch: bool) -> Result<(), ApiError> {
+        let given = self.headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+        let essence = given.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+        if essence == "application/json" || (merge_patch && essence == "application/merge-patch+json") {
+            return Ok(());
+        }
+        let accepted =
+            if merge_patch { "application/json or application/merge-patch+json" } else { "application/json" };
+        Err(ApiError::UnsupportedMediaType(format!("the body must be {accepted}, not {given:?}")))
+    }
+
+    async fn read_body(&mut self) -> Result<Vec<u8>, ApiError> {
+        let limit = self.state.body_limit;
+        let declared = self.headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
+        if declared.is_some_and(|length: u64| length > limit) {
+            return Err(ApiError::PayloadTooLarge(limit));
+        }
+        let mut bytes = Vec::new();
+        let taken = self.body.get_mut().map(Option::take).unwrap_or_default();
+        let Some(mut body) = taken else { return Ok(bytes) };
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(|e| ApiError::MalformedJson(format!("the body could not be read: {e}")))?;
+            if (bytes.len() + chunk.len()) as u64 > limit {
+                return Err(ApiError::PayloadTooLarge(limit));
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        Ok(bytes)
+    }
+
+    /// The query parameters, refusing any not in `allowed` and any given twice.
+    ///
+    /// # Errors
+    /// 400 for a malformed query or an unknown or repeated parameter.
+    pub fn query_params(&self, allowed: &[&str]) -> Result<Vec<(String, String)>, ApiError> {
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(&self.query)
+            .map_err(|e| ApiError::BadRequest(format!("malformed query string: {e}")))?;
+        for (i, (name, _)) in pairs.iter().enumerate() {
+            if !allowed.contains(&name.as_str()) {
+                return Err(ApiError::BadRequest(format!(
+                    "unknown query parameter {name:?} (allowed: {})",
+                    allowed.join(", ")
+                )));
+            }
+            if pairs[..i].iter().any(|(other, _)| other == name) {
+                return Err(ApiError::BadRequest(format!("query parameter {name:?} is given twice")));
+            }
+        }
+        Ok(pairs)
+    }
+
+    /// The version `If-Match: "<version>"` asks for; `*` or no header asks for none. A tag
+    /// that cannot be a version (weak, malformed) matches nothing, so the write gets 412.
+    pub fn if_match(&self) -> Option<i64> {
+        let value = self.headers.get(IF_MATCH)?.to_str().unwrap_or_default().trim();
+        if value == "*" {
+            return None;
+        }
+        let version = value.strip_prefix('"').and_then(|v| v.strip_suffix('"')).and_then(|v| v.parse::<i64>().ok());
+        Some(version.filter(|v| *v >= 1).unwrap_or(0))
+    }
+
+    /// A header's text, if present and printable.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// A path id: an integer from 1 to 2^63−1.
+///
+/// # Errors
+/// 400 for anything else.
+pub fn path_id(what: &str, text: &str) -> Result<i64, ApiError> {
+    parse_id(text).map_err(|e| ApiError::BadRequest(format!("{what} id {e}")))
+}

@@ -1,0 +1,340 @@
+//! Tokens: HS256 access JWTs (algorithm pinned, `exp`, `iss` and `aud` required), opaque
+//! single-use refresh tokens kept hashed in the store, the three roles, and the secret they
+//! are signed with (configured, or generated once into an owner-only file).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+
+use crate::config::{AuthConfig, Config};
+use crate::domain::Timestamp;
+use crate::error::{Error, Result};
+use crate::store::{NewRefreshToken, Store};
+
+/// The shortest secret accepted, in bytes.
+pub const MIN_SECRET_BYTES: usize = 32;
+
+/// Clock skew tolerated on `exp`, `nbf` and `iat`.
+const LEEWAY_SECONDS: u64 = 5;
+
+/// What a token holder may do; each role includes the ones before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Read everything (`GET`).
+    Reader,
+    /// Also create, change and delete orders.
+    Writer,
+    /// Also change the service catalogue.
+    Admin,
+}
+
+impl Role {
+    /// Reads `reader`, `writer` or `admin`.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] for any other word.
+    pub fn parse(word: &str) -> Result<Self> {
+        match word {
+            "reader" => Ok(Self::Reader),
+            "writer" => Ok(Self::Writer),
+            "admin" => Ok(Self::Admin),
+            other => Err(Error::invalid("role", format!("must be reader, writer or admin, not {other:?}"))),
+        }
+    }
+
+    /// The word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Reader => "reader",
+            Self::Writer => "writer",
+            Self::Admin => "admin",
+        }
+    }
+}
+
+/// The claims of an access token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    /// Who: recorded as the actor of every change.
+    pub sub: String,
+    /// The role word (an unknown one is refused when verifying).
+    pub role: String,
+    /// Issued at (seconds since the epoch).
+    pub iat: i64,
+    /// Expires at (seconds since the epoch).
+    pub exp: i64,
+    /// Not valid before (seconds since the epoch); optional.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<i64>,
+    /// Issuer.
+    pub iss: String,
+    /// Audience.
+    pub aud: String,
+    /// Unique token id.
+    pub jti: String,
+}
+
+/// A verified access token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// The subject.
+    pub subject: String,
+    /// The role.
+    pub role: Role,
+}
+
+/// What `token issue` and `POST /auth/refresh` hand out.
+#[derive(Debug, Clone, Serialize)]
+pub struct IssuedTokens {
+    /// The access JWT.
+    pub access_token: String,
+    /// Its lifetime in seconds.
+    pub expires_in: u64,
+    /// A refresh token, when asked for (always on refresh).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+}
+
+/// Mints and verifies tokens with one secret.
+#[derive(Clone)]
+pub struct Tokens {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    issuer: String,
+    audience: String,
+    access_ttl: Duration,
+    refresh_ttl: Duration,
+}
+
+impl std::fmt::Debug for Tokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tokens").field("issuer", &self.issuer).field("audience", &self.audience).finish()
+    }
+}
+
+impl Tokens {
+    /// Tokens signed with `secret` under `auth`'s issuer, audience and lifetimes.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] for a secret shorter than [`MIN_SECRET_BYTES`].
+    pub fn new(secret: &[u8], auth: &AuthConfig) -> Result<Self> {
+        if secret.len() < MIN_SECRET_BYTES {
+            return Err(Error::invalid(
+                "auth.jwt_secret",
+                format!("must be at least {MIN_SECRET_BYTES} bytes, not {}", secret.len()),
+            ));
+        }
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.set_issuer(&[&auth.issuer]);
+        validation.set_audience(&[&auth.audience]);
+        validation.leeway = LEEWAY_SECONDS;
+        validation.validate_nbf = true;
+        Ok(Self {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            validation,
+            issuer: auth.issuer.clone(),
+            audience: auth.audience.clone(),
+            access_ttl: auth.access_ttl,
+            refresh_ttl: auth.refresh_ttl,
+        })
+    }
+
+    /// An access token for `subject` as `role`, living `ttl` (default `auth.access_ttl`).
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] for an empty subject or a zero lifetime.
+    pub fn access_token(&self, subject: &str, role: Role, ttl: Option<Duration>) -> Result<(String, u64)> {
+        if subject.trim().is_empty() {
+            return Err(Error::invalid("subject", "must not be empty"));
+        }
+        let ttl = ttl.unwrap_or(self.access_ttl).as_secs();
+        if ttl == 0 {
+            return Err(Error::invalid("ttl", "must be at least 1s"));
+        }
+        let now = Timestamp::now().millis() / 1000;
+        let claims = Claims {
+            sub: subject.to_owned(),
+            role: role.as_str().to_owned(),
+            iat: now,
+            exp: now.saturating_add(i64::try_from(ttl).unwrap_or(i64::MAX)),
+            nbf: None,
+            iss: self.issuer.clone(),
+            aud: self.audience.clone(),
+            jti: uuid::Uuid::new_v4().to_string(),
+        };
+        Ok((self.sign(&claims)?, ttl))
+    }
+
+    /// Signs arbitrary claims (tests use it for tokens the server must refuse).
+    ///
+    /// # Errors
+    /// [`Error::Internal`] when signing fails.
+    pub fn sign(&self, claims: &Claims) -> Result<String> {
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.encoding)
+            .map_err(|e| Error::Internal(format!("cannot sign a token: {e}")))
+    }
+
+    /// Checks an access token: signature (HS256 only), `exp`, `nbf`, `iat`, `iss`, `aud`, role.
+    ///
+    /// # Errors
+    /// [`Error::Unauthorized`] naming what is wrong.
+    pub fn verify(&self, token: &str) -> Result<Principal> {
+        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .map_err(|e| Error::Unauthorized(format!("the access token is not valid: {e}")))?;
+        let claims = data.claims;
+        let now = Timestamp::now().millis() / 1000;
+        if claims.iat > now + i64::try_from(LEEWAY_SECONDS).unwrap_or(0) {
+            return Err(Error::Unauthorized("the access token is not valid yet (iat is in the future)".to_owned()));
+        }
+        let role = Role::parse(&claims.role)
+            .map_err(|_| Error::Unauthorized(format!("the access token has an unknown role {:?}", claims.role)))?;
+        Ok(Principal { subject: claims.sub, role })
+    }
+
+    /// Mints an access token, and with `refresh` a refresh token starting a new family.
+    ///
+    /// # Errors
+    /// As [`Tokens::access_token`]; when the store fails.
+    pub async fn issue(
+        &self,
+        store: &Store,
+        subject: &str,
+        role: Role,
+        ttl: Option<Duration>,
+        refresh: bool,
+    ) -> Result<IssuedTokens> {
+        let (access_token, expires_in) = self.access_token(subject, role, ttl)?;
+        let refresh_token = if refresh {
+            let (token, hash) = new_refresh_token();
+            let family = uuid::Uuid::new_v4().to_string();
+            let new = NewRefreshToken {
+                hash,
+                subject: subject.to_owned(),
+                role: role.as_str().to_owned(),
+                family,
+                expires_at: self.refresh_expiry(),
+            };
+            store.add_refresh_token(&new).await?;
+            Some(token)
+        } else {
+            None
+        };
+        Ok(IssuedTokens { access_token, expires_in, refresh_token })
+    }
+
+    /// Uses a refresh token once: a new access token and the refresh token that replaces it.
+    ///
+    /// # Errors
+    /// [`Error::Unauthorized`] for an unknown, expired, revoked or reused token (reuse revokes
+    /// its family).
+    pub async fn refresh(&self, store: &Store, refresh_token: &str) -> Result<IssuedTokens> {
+        let (successor, successor_hash) = new_refresh_token();
+        let grant =
+            store.rotate_refresh_token(&hash_token(refresh_token), &successor_hash, self.refresh_expiry()).await?;
+        let role = Role::parse(&grant.role).map_err(|_| Error::Unauthorized("unknown role".to_owned()))?;
+        let (access_token, expires_in) = self.access_token(&grant.subject, role, None)?;
+        Ok(IssuedTokens { access_token, expires_in, refresh_token: Some(successor) })
+    }
+
+    fn refresh_expiry(&self) -> Timestamp {
+        let ttl = i64::try_from(self.refresh_ttl.as_millis()).unwrap_or(i64::MAX);
+        Timestamp::from_millis(Timestamp::now().millis().saturating_add(ttl))
+    }
+}
+
+/// A fresh opaque refresh token and its stored hash.
+fn new_refresh_token() -> (String, String) {
+    let bytes: [u8; 32] = rand::random();
+    let token = URL_SAFE_NO_PAD.encode(bytes);
+    let hash = hash_token(&token);
+    (token, hash)
+}
+
+/// SHA-256 of a token, hex: what the store keeps.
+pub fn hash_token(token: &str) -> String {
+    Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The signing secret: `auth.jwt_secret`, else the generated file (created on first use,
+/// mode 0600, announced on stderr).
+///
+/// # Errors
+/// [`Error::Internal`] when the file cannot be read or created.
+pub fn load_secret(config: &Config) -> Result<Vec<u8>> {
+    if let Some(secret) = &config.auth.jwt_secret {
+        return Ok(secret.expose().as_bytes().to_vec());
+    }
+    let path = secret_path()?;
+    match std::fs::read_to_string(&path) {
+        Ok(text) => Ok(text.trim().as_bytes().to_vec()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => create_secret_file(&path),
+        Err(e) => Err(Error::Internal(format!("cannot read the JWT secret {}: {e}", path.display()))),
+    }
+}
+
+/// `$XDG_DATA_HOME/orders/jwt-secret`, else `~/.local/share/orders/jwt-secret`.
+fn secret_path() -> Result<PathBuf> {
+    let data = std::env::var_os("XDG_DATA_HOME")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".local/share")))
+        .ok_or_else(|| Error::Internal("neither XDG_DATA_HOME nor HOME is set: set auth.jwt_secret".to_owned()))?;
+    Ok(data.join("orders").join("jwt-secret"))
+}
+
+fn create_secret_file(path: &std::path::Path) -> Result<Vec<u8>> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let failed = |e: std::io::Error| Error::Internal(format!("cannot create the JWT secret {}: {e}", path.display()));
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(failed)?;
+    }
+    let bytes: [u8; 48] = rand::random();
+    let secret = URL_SAFE_NO_PAD.encode(bytes);
+    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).map_err(failed)?;
+    file.write_all(secret.as_bytes()).map_err(failed)?;
+    eprintln!("orders: created a new JWT secret in {} (mode 0600)", path.display());
+    Ok(secret.into_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn auth() -> AuthConfig {
+        let config: Config = toml::from_str(crate::config::DEFAULTS).unwrap();
+        config.auth
+    }
+
+    #[test]
+    fn a_secret_shorter_than_32_bytes_is_refused() {
+        assert!(Tokens::new(&[7; 31], &auth()).is_err());
+        assert!(Tokens::new(&[7; 32], &auth()).is_ok());
+    }
+
+    #[test]
+    fn an_issued_token_verifies_with_its_subject_and_role() {
+        let tokens = Tokens::new(&[7; 32], &auth()).unwrap();
+        let (token, ttl) = tokens.access_token("me", Role::Writer, None).unwrap();
+        assert_eq!(ttl, 15 * 60);
+        assert_eq!(tokens.verify(&token).unwrap(), Principal { subject: "me".to_owned(), role: Role::Writer });
+    }
+
+    #[test]
+    fn roles_are_ordered_and_read_back_what_they_print() {
+        assert!(Role::Reader < Role::Writer && Role::Writer < Role::Admin);
+        for role in [Role::Reader, Role::Writer, Role::Admin] {
+            assert_eq!(Role::parse(role.as_str()).unwrap(), role);
+        }
+        assert!(Role::parse("root").is_err());
+    }
+}

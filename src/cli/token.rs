@@ -1,0 +1,56 @@
+//! `orders token issue` and `orders token revoke`: minting access (and refresh) tokens for
+//! the HTTP API, and revoking a subject's refresh tokens.
+
+use std::time::Duration;
+
+use super::{Format, TokenCommand};
+use crate::auth::{self, Role, Tokens};
+use crate::config::Config;
+use crate::error::Error;
+
+/// Runs a `token` subcommand.
+///
+/// # Errors
+/// An unknown role or malformed ttl (invalid input), a short secret, an unreachable database.
+pub async fn run(config: &Config, command: TokenCommand) -> anyhow::Result<()> {
+    match command {
+        TokenCommand::Issue { subject, role, ttl, refresh, output } => {
+            let role = Role::parse(&role)?;
+            let ttl = ttl.as_deref().map(parse_ttl).transpose()?;
+            let tokens = Tokens::new(&auth::load_secret(config)?, &config.auth)?;
+            let issued = if refresh {
+                // Only refresh tokens live in the store; a bare access token needs no database.
+                let store = super::open_store(config).await?;
+                let issued = tokens.issue(&store, &subject, role, ttl, true).await;
+                store.close().await;
+                issued?
+            } else {
+                let (access_token, expires_in) = tokens.access_token(&subject, role, ttl)?;
+                auth::IssuedTokens { access_token, expires_in, refresh_token: None }
+            };
+            if output.output == Some(Format::Json) {
+                println!("{}", serde_json::to_string_pretty(&issued)?);
+            } else {
+                println!("{}", issued.access_token);
+                if let Some(refresh) = issued.refresh_token {
+                    println!("{refresh}");
+                }
+            }
+            Ok(())
+        }
+        TokenCommand::Revoke { subject } => {
+            let store = super::open_store(config).await?;
+            let revoked = store.revoke_refresh_tokens(&subject).await;
+            store.close().await;
+            eprintln!("orders: revoked {} refresh token(s) of {subject}", revoked?);
+            Ok(())
+        }
+    }
+}
+
+fn parse_ttl(text: &str) -> Result<Duration, Error> {
+    humantime::parse_duration(text)
+        .ok()
+        .filter(|d| d.as_secs() >= 1)
+        .ok_or_else(|| Error::invalid("ttl", format!("must be a duration of at least 1s such as 15m, not {text:?}")))
+}
