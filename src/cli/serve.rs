@@ -12,6 +12,7 @@ use crate::config::Config;
 /// # Errors
 /// A secret shorter than 32 bytes, an unreachable database, an address that cannot be bound.
 pub async fn run(config: &Config, addr: Option<&str>) -> anyhow::Result<()> {
+    let shutdown = api::shutdown_signal();
     let tokens = Tokens::new(&auth::load_secret(config)?, &config.auth)?;
     let store = super::open_store(config).await?;
     let addr = addr.unwrap_or(&config.server.addr);
@@ -19,7 +20,7 @@ pub async fn run(config: &Config, addr: Option<&str>) -> anyhow::Result<()> {
     let local = listener.local_addr().context("the listener has no address")?;
     eprintln!("orders: listening on http://{local}");
     let state = AppState::new(store.clone(), tokens, config.server.body_limit.as_u64());
-    api::serve(listener, state, api::shutdown_signal(), config.server.shutdown_grace).await;
+    api::serve(listener, state, shutdown, config.server.shutdown_grace).await;
     store.close().await;
     eprintln!("orders: stopped");
     Ok(())
