@@ -484,3 +484,46 @@ async fn export_piped_into_a_closed_reader_is_not_an_error() {
     let output = child.wait_with_output().unwrap();
     assert!(output.status.success(), "{:?}: {}", output.status, String::from_utf8_lossy(&output.stderr));
 }
+
+/// Runs the binary with a pseudo-terminal for stdin and stdout (util-linux `script`), feeding
+/// `input`; returns the exit code and what the terminal showed.
+fn on_terminal(db: &TestDb, args: &str, input: &str) -> (i32, String) {
+    let binary = assert_cmd::cargo::cargo_bin!("orders").display().to_string();
+    let output = std::process::Command::new("script")
+        .args(["-qec", &format!("{binary} {args}"), "/dev/null"])
+        .current_dir(db.dir.path())
+        .env_remove("ORDERS_CONFIG")
+        .env("ORDERS__DATABASE__URL", &db.url)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write as _;
+            child.stdin.take().expect("stdin").write_all(input.as_bytes())?;
+            child.wait_with_output()
+        })
+        .expect("util-linux script runs");
+    (output.status.code().unwrap_or(-1), String::from_utf8_lossy(&output.stdout).replace('\r', ""))
+}
+
+#[tokio::test]
+async fn on_a_terminal_records_print_as_a_table() {
+    let db = seeded().await;
+    let (code, screen) = on_terminal(&db, "list", "");
+    assert_eq!(code, 0, "{screen}");
+    assert!(screen.contains("│ id") && screen.contains("Inspection"), "a table: {screen}");
+}
+
+#[tokio::test]
+async fn on_a_terminal_delete_asks_first_and_anything_but_yes_keeps_the_order() {
+    let db = seeded().await;
+    let (code, screen) = on_terminal(&db, "delete 223", "n\n");
+    assert_eq!(code, 1, "{screen}");
+    assert!(screen.contains("delete order 223 at 2022-11-01T11:11:11.111Z (Inspection, fee 100)? [y/N]"), "{screen}");
+    assert!(screen.contains("cancelled"), "{screen}");
+    db.cli().args(["get", "223"]).assert().success();
+
+    let (code, screen) = on_terminal(&db, "delete 223", "y\n");
+    assert_eq!(code, 0, "{screen}");
+    db.cli().args(["get", "223"]).assert().code(3);
+}
