@@ -90,6 +90,12 @@ pub enum Command {
     },
     /// Print the effective configuration (secrets redacted).
     Config,
+    /// Open the terminal dashboard (the default with no command).
+    Tui {
+        /// Browse only: no create, edit or delete.
+        #[arg(long)]
+        read_only: bool,
+    },
 }
 
 /// `list` flags.
@@ -221,11 +227,15 @@ pub fn local_actor(front_end: &str) -> String {
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let sources = Sources { file: cli.config.clone(), database_url: cli.database_url.clone() };
     let config = Config::load(&sources)?;
-    let Some(command) = cli.command else {
-        Cli::command().print_help()?;
-        return Err(UsageError("give a command (the dashboard is not available in this build)".to_owned()).into());
-    };
+    let command = cli.command.unwrap_or(Command::Tui { read_only: false });
     match command {
+        Command::Tui { read_only } => {
+            let store = open_store(&config).await?;
+            let read_only = cli.read_only || read_only || config.tui.read_only;
+            let result = crate::tui::run(store.clone(), config.tui.refresh, read_only).await;
+            store.close().await;
+            Ok(result?)
+        }
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "orders", &mut std::io::stdout());
             Ok(())

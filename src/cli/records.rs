@@ -45,7 +45,7 @@ pub async fn run(store: &Store, command: Command) -> anyhow::Result<()> {
         Command::Services(command) => services(store, command).await?,
         Command::Export => export(store).await?,
         Command::Import { file } => super::import::run(store, &file).await?,
-        Command::Completions { .. } | Command::Config => unreachable!("handled without a store"),
+        Command::Completions { .. } | Command::Config | Command::Tui { .. } => unreachable!("handled without a store"),
     }
     Ok(())
 }
