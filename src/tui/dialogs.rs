@@ -12,6 +12,8 @@ use super::text::Input;
 use super::ui::{lines, popup};
 
 const LABEL: usize = 10;
+/// The form's width (less on a narrower terminal).
+const FORM_WIDTH: u16 = 76;
 /// Picker rows shown at once.
 const PICKER_ROWS: usize = 6;
 
@@ -22,41 +24,45 @@ pub fn draw_form(frame: &mut Frame, app: &App, form: &Form) {
         None => " New order ".to_owned(),
     };
     let picker_rows = app.services.len().clamp(1, PICKER_ROWS);
-    let height = 10 + picker_rows as u16 + 2 * u16::from(form.conflict.is_some() || form.stale.is_some());
-    let inner = popup(frame, title, 76, height + 2, app.theme.focus);
+    let width = usize::from(frame.area().width.min(FORM_WIDTH).saturating_sub(2));
     let mut out: Vec<Line> = Vec::new();
     let mut cursor = None;
     let hint = if form.editing.is_some() { "local time or RFC 3339" } else { "local time or RFC 3339; empty: now" };
-    text_field(app, form, Field::Datetime, "datetime", &form.datetime, hint, &mut out, &mut cursor);
-    text_field(app, form, Field::Fee, "fee", &form.fee, "e.g. 100 or 99.95", &mut out, &mut cursor);
-    picker(app, form, picker_rows, &mut out);
+    let fields =
+        [(Field::Datetime, "datetime", &form.datetime, hint), (Field::Fee, "fee", &form.fee, "e.g. 100 or 99.95")];
+    for (field, label, input, hint) in fields {
+        text_field(app, form, (field, label, input, hint), width, &mut out, &mut cursor);
+    }
+    picker(app, form, picker_rows, width, &mut out);
+    let error_lines = |text: String, out: &mut Vec<Line>| {
+        out.extend(super::ui::wrap("✗ ", &text, "  ", width).into_iter().map(|l| Line::styled(l, app.theme.error)));
+    };
     if let Some(conflict) = &form.conflict {
-        out.push(Line::styled(format!("✗ {}", conflict.message), app.theme.error));
+        error_lines(conflict.message.clone(), &mut out);
         out.push(Line::from(format!("  Ctrl-O: open order {} (your form is kept)", conflict.id)));
     }
     if let Some(stale) = &form.stale {
-        out.push(Line::styled(format!("✗ {stale}"), app.theme.error));
+        error_lines(stale.clone(), &mut out);
         out.push(Line::from("  Ctrl-R: reload the stored order (your changes are dropped) · Esc: cancel"));
     }
     if let Some(failure) = &form.failure {
-        out.push(Line::styled(format!("✗ {failure}"), app.theme.error));
+        error_lines(failure.clone(), &mut out);
     }
     let action = if form.saving { "saving…" } else { "Enter save" };
     out.push(Line::styled(format!("{action} · Esc cancel · Tab/↑↓ move · Space pick"), app.theme.dim));
+    let inner = popup(frame, title, FORM_WIDTH, out.len() as u16 + 2, app.theme.focus);
     lines(frame, out, inner, 0);
     if let Some((row, column)) = cursor {
         frame.set_cursor_position((inner.x + column, inner.y + row));
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// A text field line and, under it, its error (wrapped) or its hint.
 fn text_field(
     app: &App,
     form: &Form,
-    field: Field,
-    label: &'static str,
-    input: &Input,
-    hint: &'static str,
+    (field, label, input, hint): (Field, &'static str, &Input, &'static str),
+    width: usize,
     out: &mut Vec<Line<'static>>,
     cursor: &mut Option<(u16, u16)>,
 ) {
@@ -70,13 +76,22 @@ fn text_field(
         Span::styled(format!("{marker}{label:<LABEL$} "), style),
         Span::raw(format!("[{:<40}]", input.value())),
     ]));
-    match form.error(field) {
-        Some(error) => out.push(Line::styled(format!("{:LABEL$}  ✗ {error}", ""), app.theme.error)),
+    field_note(app, form.error(field), hint.to_owned(), width, out);
+}
+
+/// The line(s) under a field: its error, wrapped, or else a hint.
+fn field_note(app: &App, error: Option<&str>, hint: String, width: usize, out: &mut Vec<Line<'static>>) {
+    match error {
+        Some(error) => {
+            let (first, rest) = (format!("{:LABEL$}  ✗ ", ""), " ".repeat(LABEL + 4));
+            let lines = super::ui::wrap(&first, error, &rest, width);
+            out.extend(lines.into_iter().map(|l| Line::styled(l, app.theme.error)));
+        }
         None => out.push(Line::styled(format!("{:LABEL$}  {hint}", ""), app.theme.dim)),
     }
 }
 
-fn picker(app: &App, form: &Form, rows: usize, out: &mut Vec<Line<'static>>) {
+fn picker(app: &App, form: &Form, rows: usize, width: usize, out: &mut Vec<Line<'static>>) {
     let focused = form.focus == Field::Services;
     let style = if focused { app.theme.focus } else { ratatui::style::Style::new() };
     let marker = if focused { "▸" } else { " " };
@@ -93,10 +108,7 @@ fn picker(app: &App, form: &Form, rows: usize, out: &mut Vec<Line<'static>>) {
     }
     let picked: Vec<&str> =
         app.services.iter().filter(|s| form.picked.contains(&s.id)).map(|s| s.name.as_str()).collect();
-    match form.error(Field::Services) {
-        Some(error) => out.push(Line::styled(format!("{:LABEL$}  ✗ {error}", ""), app.theme.error)),
-        None => out.push(Line::styled(format!("{:LABEL$}  picked: {}", "", picked.join(", ")), app.theme.dim)),
-    }
+    field_note(app, form.error(Field::Services), format!("picked: {}", picked.join(", ")), width, out);
     out.push(Line::from(""));
 }
 

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use crossterm::event::{KeyCode, KeyEvent};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::text::{Input, Zone};
 use crate::Error;
@@ -125,7 +125,7 @@ impl Form {
             Field::Datetime => _ = self.datetime.handle(key),
             Field::Fee => _ = self.fee.handle(key),
             Field::Services => match key.code {
-                KeyCode::Char(c) => {
+                KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
                     let c = c.to_lowercase().to_string();
                     if let Some(i) = catalogue.iter().position(|s| s.name.to_lowercase().starts_with(&c)) {
                         self.picker = i;

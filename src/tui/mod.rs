@@ -23,6 +23,11 @@ pub mod ui;
 pub mod update;
 pub mod window;
 
+#[cfg(test)]
+mod snapshots;
+#[cfg(test)]
+mod tests;
+
 use std::io::Write as _;
 use std::time::Duration;
 

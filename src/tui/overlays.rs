@@ -7,6 +7,7 @@ use ratatui::text::{Line, Span};
 use super::app::{App, Mode};
 use super::keys::{Context, help_lines};
 use super::ui::{lines, popup};
+use crate::domain::Timestamp;
 
 /// The key list, grouped by where each key applies.
 pub fn draw_help(frame: &mut Frame, app: &App, scroll: u16) {
@@ -41,21 +42,17 @@ pub fn draw_history(frame: &mut Frame, app: &App) {
         lines(frame, vec![Line::from("Loading…")], inner, 0);
         return;
     };
-    let mut out =
-        vec![Line::styled(format!("{:>6}  {:<23} {:<8} {:<18} order", "seq", "at", "kind", "actor"), app.theme.header)];
+    let mut out = vec![Line::styled(format!("{:>6}  {:<23}  {:<8} actor", "seq", "at", "kind"), app.theme.header)];
     for event in events {
         let order = &event.order;
         let names: Vec<&str> =
             order["services"].as_array().into_iter().flatten().filter_map(|s| s["name"].as_str()).collect();
-        let summary =
-            format!("{} · fee {} · {}", order["datetime"].as_str().unwrap_or("?"), order["totalfee"], names.join(", "));
-        out.push(Line::from(format!(
-            "{:>6}  {:<23} {:<8} {:<18} {summary}",
-            event.seq,
-            app.zone.format(event.at),
-            event.kind.as_str(),
-            event.actor
-        )));
+        let datetime = order["datetime"].as_str().and_then(|t| Timestamp::parse(t).ok());
+        let when = datetime.map_or_else(|| "?".to_owned(), |at| app.zone.format(at));
+        let at = app.zone.format(event.at);
+        out.push(Line::from(format!("{:>6}  {at:<23}  {:<8} {}", event.seq, event.kind.as_str(), event.actor)));
+        let summary = format!("{:8}→ {when} · fee {} · {}", "", order["totalfee"], names.join(", "));
+        out.push(Line::styled(summary, app.theme.dim));
     }
     if events.is_empty() {
         out.push(Line::from("No history."));

@@ -24,7 +24,7 @@ pub fn draw_orders(frame: &mut Frame, app: &App, area: Rect) {
         Row::new([
             Cell::from(Line::from(order.id.to_string()).right_aligned()),
             Cell::from(app.zone.format(order.datetime)),
-            Cell::from(Line::from(order.totalfee.to_string()).right_aligned()),
+            Cell::from(Line::from(super::ui::fee(order.totalfee)).right_aligned()),
             Cell::from(service_names(order)),
         ])
     });
@@ -92,7 +92,7 @@ pub fn draw_services(frame: &mut Frame, app: &App, area: Rect) {
         .iter()
         .map(|s| Row::new([Cell::from(Line::from(s.id.to_string()).right_aligned()), Cell::from(s.name.clone())]));
     let header = Row::new(["id", "name"]).style(app.theme.header);
-    let table = Table::new(rows, [Constraint::Length(20), Constraint::Fill(1)])
+    let table = Table::new(rows, [Constraint::Length(12), Constraint::Fill(1)])
         .header(header)
         .block(block)
         .row_highlight_style(app.theme.selected);

@@ -11,7 +11,7 @@ use super::app::{App, Mode, Tab};
 use super::update::sort_label;
 
 /// Rows of the detail pane when it sits under the table (narrow terminals).
-const DETAIL_ROWS: u16 = 8;
+const DETAIL_ROWS: u16 = 9;
 /// From this width on the detail pane sits beside the table.
 pub const WIDE: u16 = 110;
 
@@ -126,8 +126,8 @@ fn draw_status(frame: &mut Frame, app: &App, area: Rect) {
 fn hints(app: &App) -> String {
     let writes = if app.read_only { "" } else { "n new  e edit  d delete  " };
     match app.tab {
-        Tab::Orders => format!(" ? help  {writes}h history  / filter  : jump  s sort  Tab services  q quit"),
-        Tab::Services => format!(" ? help  {writes}Tab orders  q quit"),
+        Tab::Orders => format!(" ? keys  {writes}/ filter  : jump  Tab services  q quit"),
+        Tab::Services => format!(" ? keys  {writes}Tab orders  q quit"),
     }
 }
 
@@ -145,4 +145,43 @@ pub fn popup(frame: &mut Frame, title: String, width: u16, height: u16, style: S
 /// Renders lines into `area`, scrolled by `scroll` lines.
 pub fn lines(frame: &mut Frame, lines: Vec<Line<'_>>, area: Rect, scroll: u16) {
     frame.render_widget(Paragraph::new(lines).scroll((scroll, 0)), area);
+}
+
+/// Splits `text` into lines at spaces, the first starting with `first` and the rest with
+/// `rest`, none longer than `width` characters (so line counts, and cursor rows, are known
+/// before drawing).
+pub fn wrap(first: &str, text: &str, rest: &str, width: usize) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut line = first.to_owned();
+    let mut empty = true;
+    for word in text.split(' ') {
+        if !empty && line.chars().count() + 1 + word.chars().count() > width {
+            out.push(std::mem::replace(&mut line, rest.to_owned()));
+            empty = true;
+        }
+        if !empty {
+            line.push(' ');
+        }
+        line.push_str(word);
+        empty = false;
+    }
+    out.push(line);
+    out
+}
+
+/// A fee with two decimals, for columns of figures.
+pub fn fee(money: crate::domain::Money) -> String {
+    let cents = money.cents();
+    format!("{}.{:02}", cents / 100, cents % 100)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_messages_wrap_at_spaces_with_an_indent() {
+        assert_eq!(wrap("> ", "aaaa bbbb cccc dddd", "  ", 12), ["> aaaa bbbb", "  cccc dddd"]);
+        assert_eq!(fee(crate::domain::Money::from_cents(10_010)), "100.10");
+    }
 }

@@ -43,6 +43,9 @@ fn command_effects(app: &mut App, command: Command) -> Vec<Effect> {
 }
 
 fn browse(app: &mut App, command: Command) -> Vec<Effect> {
+    if app.status.as_ref().is_some_and(|s| !s.error) {
+        app.status = None; // an informational message has been seen once the user acts
+    }
     let page = isize::try_from(app.height.max(1)).unwrap_or(10);
     match command {
         Command::Help => app.mode = Mode::Help { scroll: 0 },
@@ -186,7 +189,8 @@ pub fn loaded(app: &mut App, generation: u64, result: Result<Loaded, Error>) {
     }
     match result {
         Ok(loaded) => {
-            app.orders.replace(loaded.rows, loaded.at_start, loaded.at_end, loaded.select, loaded.fallback);
+            let edges = (loaded.at_start, loaded.at_end);
+            app.orders.replace(loaded.rows, edges, loaded.select, loaded.fallback, app.height);
             if app.status.as_ref().is_some_and(|s| s.error) {
                 app.status = None; // the database answers again
             }

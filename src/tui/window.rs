@@ -43,13 +43,22 @@ impl Window {
 
     /// Replaces the rows (a reload), selecting the order `select` if present, else the row at
     /// `fallback`, and keeping the selection at the same height on screen.
-    pub fn replace(&mut self, rows: Vec<Order>, at_start: bool, at_end: bool, select: Option<i64>, fallback: usize) {
+    pub fn replace(
+        &mut self,
+        rows: Vec<Order>,
+        edges: (bool, bool),
+        select: Option<i64>,
+        fallback: usize,
+        height: usize,
+    ) {
+        let (at_start, at_end) = edges;
         let on_screen = self.selected.saturating_sub(self.top);
         self.selected = select
             .and_then(|id| rows.iter().position(|o| o.id == id))
             .unwrap_or(fallback)
             .min(rows.len().saturating_sub(1));
-        self.top = self.selected.saturating_sub(on_screen);
+        // Fill the screen when the rows allow, rather than leave rows above it unseen.
+        self.top = self.selected.saturating_sub(on_screen).min(rows.len().saturating_sub(height.max(1)));
         (self.rows, self.at_start, self.at_end, self.pending) = (rows, at_start, at_end, [false; 2]);
     }
 
@@ -165,7 +174,7 @@ mod tests {
     #[test]
     fn moving_near_the_loaded_end_asks_for_the_next_page_once() {
         let mut window = Window::default();
-        window.replace(orders(1..51), true, false, None, 0);
+        window.replace(orders(1..51), (true, false), None, 0, 10);
         assert_eq!(window.move_by(20, 10), Vec::new());
         assert_eq!(window.move_by(10, 10), vec![(Direction::Forward, order(50).key())]);
         assert_eq!(window.move_by(1, 10), Vec::new(), "the page is already on its way");
@@ -175,7 +184,7 @@ mod tests {
     #[test]
     fn pages_extend_both_ways_and_the_selection_stays_on_its_order() {
         let mut window = Window::default();
-        window.replace(orders(100..110), false, false, Some(105), 0);
+        window.replace(orders(100..110), (false, false), Some(105), 0, 10);
         window.extend(Direction::Forward, order(109).key(), orders(110..115), true);
         window.extend(Direction::Backward, order(100).key(), orders(95..100).into_iter().rev().collect(), false);
         assert_eq!(window.selected().map(|o| o.id), Some(105));
@@ -186,7 +195,7 @@ mod tests {
     #[test]
     fn a_page_for_an_edge_that_moved_is_dropped() {
         let mut window = Window::default();
-        window.replace(orders(1..10), true, false, None, 0);
+        window.replace(orders(1..10), (true, false), None, 0, 10);
         window.extend(Direction::Forward, order(5).key(), orders(50..60), false);
         assert_eq!(window.rows.len(), 9);
     }
@@ -194,7 +203,7 @@ mod tests {
     #[test]
     fn the_window_is_trimmed_on_the_far_side_as_it_grows() {
         let mut window = Window::default();
-        window.replace(orders(1..1001), true, false, None, 0);
+        window.replace(orders(1..1001), (true, false), None, 0, 10);
         window.move_by(990, 10);
         window.extend(Direction::Forward, order(1000).key(), orders(1001..1201), false);
         assert!(window.rows.len() <= MAX_ROWS && !window.at_start);
@@ -204,9 +213,9 @@ mod tests {
     #[test]
     fn a_reload_keeps_the_selected_order_even_when_its_position_moved() {
         let mut window = Window::default();
-        window.replace(orders(1..30), true, true, None, 0);
+        window.replace(orders(1..30), (true, true), None, 0, 10);
         window.move_by(12, 10);
-        window.replace(orders(0..30), true, true, Some(13), 0);
+        window.replace(orders(0..30), (true, true), Some(13), 0, 10);
         assert_eq!((window.selected().map(|o| o.id), window.selected - window.top), (Some(13), 9));
     }
 }
