@@ -3,3 +3,5 @@
 
 mod helpers;
 mod schedule;
+mod tui_e2e;
+mod tui_scenarios;
