@@ -230,6 +230,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let command = cli.command.unwrap_or(Command::Tui { read_only: false });
     match command {
         Command::Tui { read_only } => {
+            if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+                let hint = "the dashboard needs a terminal; scripts use a command (see orders --help)";
+                return Err(UsageError(hint.to_owned()).into());
+            }
             let store = open_store(&config).await?;
             let read_only = cli.read_only || read_only || config.tui.read_only;
             let result = crate::tui::run(store.clone(), config.tui.refresh, read_only).await;

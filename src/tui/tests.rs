@@ -277,3 +277,25 @@ fn help_opens_and_closes_with_its_keys() {
     press(&mut app, KeyCode::Esc);
     assert_eq!(app.mode, Mode::Browse);
 }
+
+#[test]
+fn a_click_selects_the_row_under_the_mouse_and_the_wheel_scrolls() {
+    let mut app = app_with(40, 80, 24, false);
+    let row = super::ui::clicked_row(&app, 10, 6);
+    assert_eq!(row, Some(3), "rows start under the border and the header");
+    assert_eq!(super::ui::clicked_row(&app, 10, 1), None);
+    update(&mut app, Action::Click(3));
+    assert_eq!(app.orders.selected().map(|o| o.id), Some(226));
+    update(&mut app, Action::Scroll(3));
+    assert_eq!(app.orders.selected().map(|o| o.id), Some(229));
+}
+
+#[test]
+fn a_resize_changes_how_many_rows_a_page_moves() {
+    let mut app = app_with(100, 80, 24, false);
+    let small = app.height;
+    update(&mut app, Action::Resize(200, 50));
+    assert!(app.height > small);
+    press(&mut app, KeyCode::PageDown);
+    assert_eq!(app.orders.selected, app.height);
+}
