@@ -114,7 +114,7 @@ fn picker(app: &App, form: &Form, rows: usize, width: usize, out: &mut Vec<Line<
 
 /// The delete confirmations (order or service), Cancel focused first.
 pub fn draw_confirm(frame: &mut Frame, app: &App) {
-    let (title, what, delete_focused) = match &app.mode {
+    let (title, what, note, delete_focused) = match &app.mode {
         Mode::ConfirmDelete { order, delete_focused } => (
             format!(" Delete order {}? ", order.id),
             format!(
@@ -124,11 +124,13 @@ pub fn draw_confirm(frame: &mut Frame, app: &App) {
                 order.totalfee,
                 service_names(order)
             ),
+            "This cannot be undone; its history is kept.",
             *delete_focused,
         ),
         Mode::ConfirmServiceDelete { service, delete_focused } => (
             format!(" Delete service {}? ", service.id),
-            format!("service {} {} (refused while orders use it)", service.id, service.name),
+            format!("service {} {}", service.id, service.name),
+            "The store refuses while any order uses it.",
             *delete_focused,
         ),
         _ => return,
@@ -139,7 +141,7 @@ pub fn draw_confirm(frame: &mut Frame, app: &App) {
     };
     let out = vec![
         Line::from(format!("Delete {what}?")),
-        Line::from("This cannot be undone (history keeps a record)."),
+        Line::from(note),
         Line::from(""),
         Line::from(vec![button("Cancel", !delete_focused), Span::raw("   "), button("Delete", delete_focused)])
             .centered(),

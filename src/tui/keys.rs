@@ -224,7 +224,7 @@ impl Key {
             KeyCode::End => "End".to_owned(),
             other => format!("{other:?}"),
         };
-        if self.modifiers.contains(KeyModifiers::CONTROL) { format!("Ctrl-{name}") } else { name }
+        if self.modifiers.contains(KeyModifiers::CONTROL) { format!("Ctrl-{}", name.to_uppercase()) } else { name }
     }
 }
 
@@ -278,6 +278,6 @@ mod tests {
         assert_eq!(help_lines(false).len(), KEYMAP.len());
         let read_only = help_lines(true);
         assert!(read_only.iter().all(|(_, _, help)| !help.contains("delete")));
-        assert!(read_only.iter().any(|(_, keys, help)| keys == "q Ctrl-c" && *help == "quit"));
+        assert!(read_only.iter().any(|(_, keys, help)| keys == "q Ctrl-C" && *help == "quit"));
     }
 }

@@ -12,6 +12,9 @@ use crate::domain::{OrderFilter, parse_id, service};
 
 /// A key typed into the focused field.
 pub fn type_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
+    if matches!(app.mode, Mode::Filter(_) | Mode::Jump(_)) {
+        app.status = None; // a refusal of what was typed goes once the user edits it
+    }
     let catalogue = &app.services;
     match &mut app.mode {
         Mode::Filter(input) | Mode::Jump(input) | Mode::ServiceName { input, .. } => _ = input.handle(key),

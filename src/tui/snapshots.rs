@@ -137,3 +137,13 @@ fn the_filter_prompt_and_read_only_marker_show_in_the_bars() {
     app.busy = 0;
     insta::assert_snapshot!("filter_read_only_80x24", render(&app));
 }
+
+#[test]
+fn a_filter_the_dashboard_cannot_read_is_refused_beside_the_prompt() {
+    let mut app = app_with(40, 80, 24, false);
+    keys(&mut app, &[KeyCode::Char('/')]);
+    text(&mut app, "plumbing");
+    keys(&mut app, &[KeyCode::Enter]);
+    app.busy = 0;
+    insta::assert_snapshot!("filter_refused_80x24", render(&app));
+}

@@ -100,8 +100,8 @@ fn draw_tabs(frame: &mut Frame, app: &App, area: Rect) {
 
 fn draw_status(frame: &mut Frame, app: &App, area: Rect) {
     let (prefix, input) = match &app.mode {
-        Mode::Filter(input) => ("filter (id, from:DATE, to:DATE, service): ", Some(input)),
-        Mode::Jump(input) => ("go to order id: ", Some(input)),
+        Mode::Filter(input) => ("filter: ", Some(input)),
+        Mode::Jump(input) => ("go to order: ", Some(input)),
         _ => ("", None),
     };
     let busy = if app.busy > 0 { " working… " } else { "" };
@@ -109,8 +109,15 @@ fn draw_status(frame: &mut Frame, app: &App, area: Rect) {
         Layout::horizontal([Constraint::Fill(1), Constraint::Length(busy.chars().count() as u16)]).areas(area);
     frame.render_widget(Span::styled(busy, app.theme.dim), right);
     if let Some(input) = input {
-        let text = format!("{prefix}{}", input.value());
-        frame.render_widget(Line::from(text), left);
+        let mut spans = vec![Span::raw(format!("{prefix}{}", input.value()))];
+        match app.status.as_ref().filter(|s| s.error) {
+            Some(status) => spans.push(Span::styled(format!("  ✗ {}", status.text), app.theme.error)),
+            None if matches!(app.mode, Mode::Filter(_)) => {
+                spans.push(Span::styled("   id · from:DATE · to:DATE · service name; Enter applies", app.theme.dim));
+            }
+            None => spans.push(Span::styled("   an order id; Enter goes", app.theme.dim)),
+        }
+        frame.render_widget(Line::from(spans), left);
         let x = left.x + (prefix.chars().count() + input.cursor()) as u16;
         frame.set_cursor_position((x.min(left.right().saturating_sub(1)), left.y));
         return;
