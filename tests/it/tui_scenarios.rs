@@ -207,3 +207,17 @@ async fn the_services_tab_adds_renames_and_refuses_to_delete_one_in_use() {
     tui.press(KeyCode::Enter).await;
     assert_eq!(store.get_service(radon.id).await.unwrap().name, "Radon test");
 }
+
+#[tokio::test]
+async fn a_database_that_stops_answering_shows_in_the_status_bar_and_the_dashboard_keeps_going() {
+    let db = TestDb::new().await;
+    let (store, mut tui) = open(&db).await;
+    store.close().await;
+    tui.press(KeyCode::Char('r')).await;
+    let status = tui.app.status.clone().expect("a status line");
+    assert!(status.error, "{status:?}");
+    assert_eq!(tui.app.orders.rows.len(), 3, "what was shown stays on screen");
+    tui.press(KeyCode::Char('j')).await;
+    assert_eq!(tui.app.orders.selected, 1, "keys still work");
+    assert!(tui.screen().contains(&status.text), "{}", tui.screen());
+}
