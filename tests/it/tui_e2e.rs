@@ -5,6 +5,7 @@
 use std::io::{ErrorKind, Write as _};
 use std::time::{Duration, Instant};
 
+use expectrl::process::unix::WaitStatus;
 use orders::domain::{Money, OrderFilter};
 use orders::store::Store;
 
@@ -21,9 +22,10 @@ struct Tty {
 }
 
 impl Tty {
-    fn open(db: &TestDb, cols: u16, rows: u16) -> Self {
+    fn open(db: &TestDb, args: &[&str], cols: u16, rows: u16) -> Self {
         let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_orders"));
         command
+            .args(args)
             .current_dir(db.dir.path())
             .env_remove("ORDERS_CONFIG")
             .env("ORDERS__DATABASE__URL", &db.url)
@@ -83,7 +85,7 @@ async fn the_dashboard_creates_edits_and_deletes_an_order_in_a_real_terminal_and
     let db = TestDb::new().await;
     db.cli().arg("seed").assert().success();
     let store = db.store().await;
-    let mut tty = Tty::open(&db, 100, 30);
+    let mut tty = Tty::open(&db, &[], 100, 30);
     tty.wait_for("2022-11-01 17:11:11.111");
 
     tty.send("n");
@@ -108,15 +110,33 @@ async fn the_dashboard_creates_edits_and_deletes_an_order_in_a_real_terminal_and
     assert!(!fees(&store).await.contains(&Money::from_cents(4300)));
 
     tty.send("q");
-    let deadline = Instant::now() + PATIENCE;
-    while tty.pump() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(30));
+    tty.assert_exited_and_restored();
+}
+
+#[tokio::test]
+async fn a_read_only_dashboard_refuses_writes_and_ctrl_c_quits_restoring_the_terminal() {
+    let db = TestDb::new().await;
+    db.cli().arg("seed").assert().success();
+    let mut tty = Tty::open(&db, &["tui", "--read-only"], 80, 24);
+    tty.wait_for("[read-only]");
+    tty.send("n");
+    tty.wait_for("read-only: this dashboard cannot");
+    assert_eq!(db.store().await.count_orders(&OrderFilter::default()).await.unwrap(), 3);
+    tty.send("\x03");
+    tty.assert_exited_and_restored();
+}
+
+impl Tty {
+    fn assert_exited_and_restored(&mut self) {
+        let deadline = Instant::now() + PATIENCE;
+        while self.pump() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(30));
+        }
+        let status = self.session.get_process().wait().expect("the dashboard exits");
+        assert_eq!(status, WaitStatus::Exited(self.session.get_process().pid(), 0));
+        let raw = String::from_utf8_lossy(&self.raw);
+        assert!(raw.contains("\x1b[?1049l"), "the alternate screen is left");
+        assert!(raw.contains("\x1b[?1000l"), "mouse capture is released");
+        assert!(raw.contains("\x1b[?25h"), "the cursor is shown again");
     }
-    let status = tty.session.get_process().wait().expect("the dashboard exits");
-    assert_eq!(status, expectrl::process::unix::WaitStatus::Exited(tty.session.get_process().pid(), 0));
-    let raw = String::from_utf8_lossy(&tty.raw);
-    let (screen_left, mouse_released) = (raw.rfind("\x1b[?1049l"), raw.rfind("\x1b[?1000l"));
-    assert!(screen_left.is_some(), "the alternate screen is left");
-    assert!(mouse_released.is_some(), "mouse capture is released");
-    assert!(raw.rfind("\x1b[?25h").is_some(), "the cursor is shown again");
 }
