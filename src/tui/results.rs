@@ -24,7 +24,18 @@ pub fn apply(app: &mut App, result: Action) -> Vec<Effect> {
         Action::Extended(generation, direction, after, result) => {
             match result {
                 Ok((rows, complete)) if generation == app.generation => {
-                    app.orders.extend(direction, after, rows, complete);
+                    let height = app.height;
+                    app.orders.extend(direction, after, rows, complete, height);
+                    let wanted = app.orders.wanted(height);
+                    let (filter, sort) = (app.filter.store.clone(), app.sort);
+                    let more = wanted.into_iter().map(|(direction, after)| Effect::Extend {
+                        generation,
+                        filter: filter.clone(),
+                        sort,
+                        direction,
+                        after,
+                    });
+                    return finish(app, more.collect());
                 }
                 Ok(_) => {}
                 Err(error) => {
@@ -69,6 +80,10 @@ pub fn apply(app: &mut App, result: Action) -> Vec<Effect> {
         Action::ServiceSaved(deleted, result) => service_saved(app, deleted, result),
         _ => Vec::new(),
     };
+    finish(app, effects)
+}
+
+fn finish(app: &mut App, effects: Vec<Effect>) -> Vec<Effect> {
     app.busy += effects.len();
     effects
 }

@@ -33,6 +33,9 @@ pub struct Window {
     pub at_end: bool,
     /// A page is on its way, per direction.
     pub pending: [bool; 2],
+    /// Rows a move could not go yet because they were still loading (negative: upwards); the
+    /// selection catches up when the page arrives, so fast key repeat loses no moves.
+    pub owed: isize,
 }
 
 impl Window {
@@ -59,7 +62,7 @@ impl Window {
             .min(rows.len().saturating_sub(1));
         // Fill the screen when the rows allow, rather than leave rows above it unseen.
         self.top = self.selected.saturating_sub(on_screen).min(rows.len().saturating_sub(height.max(1)));
-        (self.rows, self.at_start, self.at_end, self.pending) = (rows, at_start, at_end, [false; 2]);
+        (self.rows, self.at_start, self.at_end, self.pending, self.owed) = (rows, at_start, at_end, [false; 2], 0);
     }
 
     /// Moves the selection by `delta` rows within what is loaded, keeping it on a screen of
@@ -68,9 +71,22 @@ impl Window {
         if self.rows.is_empty() {
             return Vec::new();
         }
-        self.selected = self.selected.saturating_add_signed(delta).min(self.rows.len() - 1);
-        self.scroll_into_view(height);
+        self.shift(delta, height);
         self.wanted(height)
+    }
+
+    /// Moves the selection within the loaded rows, owing what does not fit yet.
+    fn shift(&mut self, delta: isize, height: usize) {
+        // Moves made while rows were loading count from where the selection is headed.
+        let target = self.selected.cast_signed().saturating_add(self.owed).saturating_add(delta);
+        let last = self.rows.len().cast_signed() - 1;
+        self.owed = match target {
+            t if t > last && !self.at_end => t - last,
+            t if t < 0 && !self.at_start => t,
+            _ => 0,
+        };
+        self.selected = target.clamp(0, last).cast_unsigned();
+        self.scroll_into_view(height);
     }
 
     /// Selects the `row`-th row on screen (a mouse click).
@@ -108,7 +124,7 @@ impl Window {
 
     /// Adds a fetched page (in the direction's own order: a backward page comes nearest-first)
     /// if the window's edge is still `after`; trims the far side to keep the window small.
-    pub fn extend(&mut self, direction: Direction, after: OrderKey, page: Vec<Order>, complete: bool) {
+    pub fn extend(&mut self, direction: Direction, after: OrderKey, page: Vec<Order>, complete: bool, height: usize) {
         let slot = usize::from(direction == Direction::Forward);
         let edge = match direction {
             Direction::Forward => self.rows.last(),
@@ -139,6 +155,10 @@ impl Window {
                     self.at_end = false;
                 }
             }
+        }
+        let owed = std::mem::take(&mut self.owed);
+        if (owed > 0) == (direction == Direction::Forward) && owed != 0 {
+            self.shift(owed, height); // the caller asks for the next page, if needed, via `wanted`
         }
     }
 
@@ -185,8 +205,8 @@ mod tests {
     fn pages_extend_both_ways_and_the_selection_stays_on_its_order() {
         let mut window = Window::default();
         window.replace(orders(100..110), (false, false), Some(105), 0, 10);
-        window.extend(Direction::Forward, order(109).key(), orders(110..115), true);
-        window.extend(Direction::Backward, order(100).key(), orders(95..100).into_iter().rev().collect(), false);
+        window.extend(Direction::Forward, order(109).key(), orders(110..115), true, 10);
+        window.extend(Direction::Backward, order(100).key(), orders(95..100).into_iter().rev().collect(), false, 10);
         assert_eq!(window.selected().map(|o| o.id), Some(105));
         assert_eq!(window.rows.first().map(|o| o.id), Some(95));
         assert!(window.at_end && !window.at_start);
@@ -196,7 +216,7 @@ mod tests {
     fn a_page_for_an_edge_that_moved_is_dropped() {
         let mut window = Window::default();
         window.replace(orders(1..10), (true, false), None, 0, 10);
-        window.extend(Direction::Forward, order(5).key(), orders(50..60), false);
+        window.extend(Direction::Forward, order(5).key(), orders(50..60), false, 10);
         assert_eq!(window.rows.len(), 9);
     }
 
@@ -205,9 +225,21 @@ mod tests {
         let mut window = Window::default();
         window.replace(orders(1..1001), (true, false), None, 0, 10);
         window.move_by(990, 10);
-        window.extend(Direction::Forward, order(1000).key(), orders(1001..1201), false);
+        window.extend(Direction::Forward, order(1000).key(), orders(1001..1201), false, 10);
         assert!(window.rows.len() <= MAX_ROWS && !window.at_start);
         assert_eq!(window.selected().map(|o| o.id), Some(991));
+    }
+
+    #[test]
+    fn a_move_past_rows_still_loading_catches_up_when_they_arrive() {
+        let mut window = Window::default();
+        window.replace(orders(1..31), (true, false), None, 0, 10);
+        window.move_by(25, 10);
+        window.move_by(10, 10);
+        window.move_by(1, 10);
+        assert_eq!((window.selected, window.owed), (29, 7));
+        window.extend(Direction::Forward, order(30).key(), orders(31..60), false, 10);
+        assert_eq!(window.selected().map(|o| o.id), Some(37));
     }
 
     #[test]
