@@ -130,6 +130,8 @@ pub struct App {
     pub size: (u16, u16),
     /// Set once the user asked to quit.
     pub quit: bool,
+    /// Periodic refreshes so far.
+    pub ticks: u64,
 }
 
 /// Something to apply to the state: a command from a key, typing, or a store result.
@@ -297,6 +299,7 @@ impl App {
             height: 10,
             size: (80, 24),
             quit: false,
+            ticks: 0,
         }
     }
 

@@ -145,6 +145,7 @@ fn submit_prompt(app: &mut App) -> Vec<Effect> {
             Ok(filter) => {
                 app.status = Some(info(if filter.text.is_empty() { "filter cleared" } else { "filter applied" }));
                 app.filter = filter;
+                app.total = None;
                 app.reload(Anchor::Start, None)
             }
             Err(message) => {
@@ -218,6 +219,7 @@ pub fn jumped(app: &mut App, result: Result<crate::domain::Order, crate::Error>)
         Ok(order) => {
             if !app.filter.text.is_empty() {
                 app.filter = Filter::default();
+                app.total = None;
             }
             app.tab = Tab::Orders;
             app.reload(Anchor::Around(order.key()), Some(order.id))

@@ -11,7 +11,7 @@ use crate::domain::Order;
 
 /// The orders table over the visible rows of the window.
 pub fn draw_orders(frame: &mut Frame, app: &App, area: Rect) {
-    let total = app.total.map_or(String::new(), |n| format!(" · {} orders", group(n)));
+    let total = app.total.map_or_else(|| " · counting…".to_owned(), |n| format!(" · {} orders", group(n)));
     let block = Block::bordered().title(format!(" Orders{total} "));
     let window = &app.orders;
     if window.rows.is_empty() {

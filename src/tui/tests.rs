@@ -213,6 +213,7 @@ fn sorting_and_refreshing_reload_around_the_selected_order() {
     let effects = update(&mut app, Action::Tick);
     assert!(effects.iter().any(|e| matches!(e, Effect::Load { select: Some(224), .. })));
     assert!(update(&mut app, Action::Tick).is_empty(), "no refresh piles onto one in flight");
+    assert!(!effects.iter().any(|e| matches!(e, Effect::Count { .. })), "ticks count only now and then");
 }
 
 #[test]
@@ -298,4 +299,25 @@ fn a_resize_changes_how_many_rows_a_page_moves() {
     assert!(app.height > small);
     press(&mut app, KeyCode::PageDown);
     assert_eq!(app.orders.selected, app.height);
+}
+
+#[test]
+fn shrinking_the_terminal_keeps_the_selected_row_on_screen() {
+    let mut app = app_with(100, 200, 50, false);
+    press(&mut app, KeyCode::PageDown);
+    update(&mut app, Action::Resize(80, 24));
+    let window = &app.orders;
+    assert!(window.selected >= window.top && window.selected < window.top + app.height);
+}
+
+#[test]
+fn a_new_filter_drops_the_old_count_until_the_new_one_arrives() {
+    let mut app = app_with(3, 80, 24, false);
+    press(&mut app, KeyCode::Char('/'));
+    type_text(&mut app, "testing");
+    press(&mut app, KeyCode::Enter);
+    assert_eq!(app.total, None);
+    let generation = app.generation;
+    update(&mut app, Action::Counted(generation, Ok(1)));
+    assert_eq!(app.total, Some(1));
 }

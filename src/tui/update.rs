@@ -19,8 +19,7 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
         Action::Resize(width, height) => {
             app.size = (width, height);
             app.height = super::ui::table_rows(width, height);
-            let height = app.height;
-            app.orders.wanted(height).into_iter().map(|(d, key)| extend(app, d, key)).collect()
+            move_by(app, 0) // keeps the selection on the smaller screen
         }
         Action::Tick => tick(app),
         result => return super::results::apply(app, result),
@@ -69,6 +68,7 @@ fn browse(app: &mut App, command: Command) -> Vec<Effect> {
         }
         Command::ClearFilter if !app.filter.text.is_empty() => {
             app.filter = Default::default();
+            app.total = None;
             app.status = Some(info("filter cleared"));
             return refresh(app);
         }
@@ -142,8 +142,17 @@ fn tick(app: &mut App) -> Vec<Effect> {
     if app.busy > 0 || !matches!(app.mode, Mode::Browse | Mode::Help { .. }) {
         return Vec::new();
     }
-    refresh(app)
+    // Counting a filtered million rows is the one costly query: do it on every twelfth tick only.
+    app.ticks += 1;
+    let mut effects = refresh(app);
+    if !app.ticks.is_multiple_of(COUNT_EVERY) {
+        effects.retain(|e| !matches!(e, Effect::Count { .. }));
+    }
+    effects
 }
+
+/// Periodic refreshes between two counts of the matching orders.
+const COUNT_EVERY: u64 = 12;
 
 fn copy(app: &mut App, json: bool) -> Vec<Effect> {
     let Some(order) = app.orders.selected() else { return Vec::new() };
