@@ -42,7 +42,7 @@ pub fn draw_history(frame: &mut Frame, app: &App) {
         lines(frame, vec![Line::from("Loading…")], inner, 0);
         return;
     };
-    let mut out = vec![Line::styled(format!("{:>6}  {:<23}  {:<8} actor", "seq", "at", "kind"), app.theme.header)];
+    let mut out = vec![Line::styled(format!("{:>8}  {:<23}  {:<8} actor", "seq", "at", "kind"), app.theme.header)];
     for event in events {
         let order = &event.order;
         let names: Vec<&str> =
@@ -50,8 +50,8 @@ pub fn draw_history(frame: &mut Frame, app: &App) {
         let datetime = order["datetime"].as_str().and_then(|t| Timestamp::parse(t).ok());
         let when = datetime.map_or_else(|| "?".to_owned(), |at| app.zone.format(at));
         let at = app.zone.format(event.at);
-        out.push(Line::from(format!("{:>6}  {at:<23}  {:<8} {}", event.seq, event.kind.as_str(), event.actor)));
-        let summary = format!("{:8}→ {when} · fee {} · {}", "", order["totalfee"], names.join(", "));
+        out.push(Line::from(format!("{:>8}  {at:<23}  {:<8} {}", event.seq, event.kind.as_str(), event.actor)));
+        let summary = format!("{:10}→ {when} · fee {} · {}", "", order["totalfee"], names.join(", "));
         out.push(Line::styled(summary, app.theme.dim));
     }
     if events.is_empty() {

@@ -147,3 +147,24 @@ fn a_filter_the_dashboard_cannot_read_is_refused_beside_the_prompt() {
     app.busy = 0;
     insta::assert_snapshot!("filter_refused_80x24", render(&app));
 }
+
+#[test]
+fn every_screen_draws_on_a_tiny_terminal_without_panicking() {
+    let screens: [&[KeyCode]; 7] = [
+        &[],
+        &[KeyCode::Char('n'), KeyCode::Enter],
+        &[KeyCode::Char('d')],
+        &[KeyCode::Char('?')],
+        &[KeyCode::Char('/')],
+        &[KeyCode::Tab, KeyCode::Char('n')],
+        &[KeyCode::Char('h')],
+    ];
+    for (width, height) in [(1, 1), (12, 5), (30, 8)] {
+        for keys_pressed in screens {
+            let mut app = app_with(5, width, height, false);
+            keys(&mut app, keys_pressed);
+            let screen = render(&app);
+            assert_eq!(screen.lines().count(), usize::from(height), "{keys_pressed:?} at {width}x{height}");
+        }
+    }
+}
