@@ -4,7 +4,7 @@
 use super::app::{Action, App, Effect, Mode};
 use super::form::Form;
 use super::prompts::{after_write, jumped};
-use super::update::{failure, info, loaded};
+use super::update::{failure, info, loaded, pages_wanted};
 use crate::Error;
 
 /// Applies a store result; returns any follow-up effects.
@@ -13,38 +13,21 @@ pub fn apply(app: &mut App, result: Action) -> Vec<Effect> {
     let effects = match result {
         Action::Loaded(generation, result) => {
             loaded(app, generation, result);
-            let height = app.height;
-            let wanted = app.orders.wanted(height);
-            let (generation, filter, sort) = (app.generation, app.filter.store.clone(), app.sort);
-            wanted
-                .into_iter()
-                .map(|(direction, after)| Effect::Extend { generation, filter: filter.clone(), sort, direction, after })
-                .collect()
+            pages_wanted(app)
         }
-        Action::Extended(generation, direction, after, result) => {
-            match result {
-                Ok((rows, complete)) if generation == app.generation => {
-                    let height = app.height;
-                    app.orders.extend(direction, after, rows, complete, height);
-                    let wanted = app.orders.wanted(height);
-                    let (filter, sort) = (app.filter.store.clone(), app.sort);
-                    let more = wanted.into_iter().map(|(direction, after)| Effect::Extend {
-                        generation,
-                        filter: filter.clone(),
-                        sort,
-                        direction,
-                        after,
-                    });
-                    return finish(app, more.collect());
-                }
-                Ok(_) => {}
-                Err(error) => {
-                    app.orders.pending = [false; 2];
-                    app.status = Some(failure(&error));
-                }
+        Action::Extended(generation, direction, after, result) => match result {
+            Ok((rows, complete)) if generation == app.generation => {
+                let height = app.height;
+                app.orders.extend(direction, after, rows, complete, height);
+                pages_wanted(app)
             }
-            Vec::new()
-        }
+            Ok(_) => Vec::new(),
+            Err(error) => {
+                app.orders.pending = [false; 2];
+                app.status = Some(failure(&error));
+                Vec::new()
+            }
+        },
         Action::Counted(generation, result) => {
             match result {
                 Ok(total) if generation == app.generation => app.total = Some(total),

@@ -30,7 +30,10 @@ pub async fn perform(store: &Store, effect: Effect, actor: &str) -> Option<Actio
                 generation,
                 direction,
                 after,
-                page.map(|rows| (rows.len() < PAGE as usize, rows)).map(|(c, r)| (r, c)),
+                page.map(|rows| {
+                    let complete = rows.len() < PAGE as usize;
+                    (rows, complete)
+                }),
             )
         }
         Effect::Count { generation, filter } => Action::Counted(generation, store.count_orders(&filter).await),

@@ -126,6 +126,13 @@ fn extend(app: &App, direction: Direction, after: crate::domain::OrderKey) -> Ef
     Effect::Extend { generation: app.generation, filter: app.filter.store.clone(), sort: app.sort, direction, after }
 }
 
+/// The pages to fetch so that enough rows are loaded around the selection.
+pub fn pages_wanted(app: &mut App) -> Vec<Effect> {
+    let height = app.height;
+    let wanted = app.orders.wanted(height);
+    wanted.into_iter().map(|(direction, after)| extend(app, direction, after)).collect()
+}
+
 /// Reloads around the selected order, keeping it selected.
 pub fn refresh(app: &mut App) -> Vec<Effect> {
     let mut effects = vec![Effect::LoadServices];
