@@ -45,16 +45,13 @@ pub fn apply(app: &mut App, result: Action) -> Vec<Effect> {
             reloaded(app, result);
             Vec::new()
         }
-        Action::Deleted(result) => match result {
-            Ok(order) => {
-                app.status = Some(info(format!("deleted order {}", order.id)));
-                after_write(app, None)
-            }
-            Err(error) => {
-                app.status = Some(failure(&error));
-                after_write(app, None)
-            }
-        },
+        Action::Deleted(result) => {
+            app.status = Some(match result {
+                Ok(order) => info(format!("deleted order {}", order.id)),
+                Err(error) => failure(&error),
+            });
+            after_write(app, None)
+        }
         Action::Found(result) => jumped(app, result),
         Action::History(id, result) => {
             history(app, id, result);
