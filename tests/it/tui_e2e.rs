@@ -114,7 +114,7 @@ async fn the_dashboard_creates_edits_and_deletes_an_order_in_a_real_terminal_and
 }
 
 #[tokio::test]
-async fn a_read_only_dashboard_refuses_writes_and_ctrl_c_quits_restoring_the_terminal() {
+async fn a_read_only_dashboard_refuses_writes_copies_by_osc_52_and_ctrl_c_quits_restoring_the_terminal() {
     let db = TestDb::new().await;
     db.cli().arg("seed").assert().success();
     let mut tty = Tty::open(&db, &["tui", "--read-only"], 80, 24);
@@ -122,6 +122,9 @@ async fn a_read_only_dashboard_refuses_writes_and_ctrl_c_quits_restoring_the_ter
     tty.send("n");
     tty.wait_for("read-only: this dashboard cannot");
     assert_eq!(db.store().await.count_orders(&OrderFilter::default()).await.unwrap(), 3);
+    tty.send("y");
+    tty.wait_for("copied order 223's id");
+    assert!(String::from_utf8_lossy(&tty.raw).contains("\x1b]52;c;MjIz\x07"), "OSC 52 carries base64 of 223");
     tty.send("\x03");
     tty.assert_exited_and_restored();
 }
