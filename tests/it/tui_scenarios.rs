@@ -221,3 +221,35 @@ async fn a_database_that_stops_answering_shows_in_the_status_bar_and_the_dashboa
     assert_eq!(tui.app.orders.selected, 1, "keys still work");
     assert!(tui.screen().contains(&status.text), "{}", tui.screen());
 }
+
+#[tokio::test]
+async fn the_periodic_refresh_shows_others_changes_and_keeps_the_selected_order() {
+    let db = TestDb::new().await;
+    let (store, mut tui) = open(&db).await;
+    tui.press(KeyCode::Char('j')).await;
+    let selected = selected_id(&tui).unwrap();
+    let earlier = store.create_order(&new_order(at("2022-10-01T00:00:00Z"), &[123]), "cli:other").await.unwrap();
+    tui.apply(orders::tui::app::Action::Tick).await;
+    assert_eq!(tui.app.orders.rows.first().map(|o| o.id), Some(earlier.id), "the new order shows");
+    assert_eq!(selected_id(&tui), Some(selected), "the selection follows its order, not its row");
+
+    store.delete_order(selected, None, "cli:other").await.unwrap();
+    tui.apply(orders::tui::app::Action::Tick).await;
+    assert_eq!(tui.app.orders.rows.len(), 3);
+    assert!(selected_id(&tui).is_some_and(|id| id != selected), "a deleted selection moves to a neighbour");
+}
+
+#[tokio::test]
+async fn history_shows_every_change_with_its_actor() {
+    let db = TestDb::new().await;
+    let (store, mut tui) = open(&db).await;
+    let id = selected_id(&tui).unwrap();
+    let patch = OrderPatch { totalfee: Some(Money::from_cents(12_000)), ..OrderPatch::default() };
+    store.update_order(id, &patch, None, "cli:ana").await.unwrap();
+    tui.press(KeyCode::Char('h')).await;
+    let Mode::History { events: Some(events), .. } = &tui.app.mode else { panic!("the history:\n{}", tui.screen()) };
+    assert_eq!(events.len(), 2);
+    let screen = tui.screen();
+    assert!(screen.contains("created") && screen.contains("updated") && screen.contains("cli:ana"), "{screen}");
+    assert!(screen.contains("fee 120"), "{screen}");
+}
