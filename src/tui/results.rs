@@ -134,6 +134,13 @@ fn history(app: &mut App, id: i64, result: Result<Vec<crate::domain::Event>, Err
 fn service_saved(app: &mut App, deleted: bool, result: Result<crate::domain::Service, Error>) -> Vec<Effect> {
     match result {
         Ok(service) => {
+            if !deleted {
+                // Select what was just added or renamed; the reload keeps it selected by id.
+                app.services.retain(|s| s.id != service.id);
+                app.services.push(service.clone());
+                app.services.sort_by_key(|s| (s.name.to_lowercase(), s.id));
+                app.service_selected = app.services.iter().position(|s| s.id == service.id).unwrap_or(0);
+            }
             let verb = if deleted { "deleted" } else { "saved" };
             app.status = Some(info(format!("{verb} service {} {}", service.id, service.name)));
             app.mode = Mode::Browse;

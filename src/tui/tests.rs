@@ -275,8 +275,24 @@ fn help_opens_and_closes_with_its_keys() {
         handle_key(&app, KeyEvent::from(KeyCode::Esc)).map(|a| matches!(a, Action::Command(Command::Cancel))),
         Some(true)
     );
+    for _ in 0..500 {
+        press(&mut app, KeyCode::Down);
+    }
+    let Mode::Help { scroll } = app.mode else { panic!("help stays open") };
+    assert!(scroll < 100, "scrolling stops at the end of the list, not at {scroll}");
     press(&mut app, KeyCode::Esc);
     assert_eq!(app.mode, Mode::Browse);
+}
+
+#[test]
+fn a_service_just_added_is_selected() {
+    let mut app = app_with(3, 80, 24, false);
+    press(&mut app, KeyCode::Tab);
+    press(&mut app, KeyCode::Char('n'));
+    type_text(&mut app, "Mold");
+    press(&mut app, KeyCode::Enter);
+    update(&mut app, Action::ServiceSaved(false, Ok(Service { id: 5, name: "Mold".to_owned() })));
+    assert_eq!(app.selected_service().map(|s| s.id), Some(5));
 }
 
 #[test]

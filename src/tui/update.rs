@@ -89,8 +89,15 @@ fn browse(app: &mut App, command: Command) -> Vec<Effect> {
 }
 
 fn overlay(app: &mut App, command: Command) -> Vec<Effect> {
+    // Lines past the first screen: the help's headings and blank lines, two per history event.
+    let lines = match &app.mode {
+        Mode::Help { .. } => super::keys::help_lines(app.read_only).len() + 16,
+        Mode::History { events, .. } => events.as_ref().map_or(0, |e| e.len() * 2 + 1),
+        _ => 0,
+    };
+    let last = u16::try_from(lines.saturating_sub(app.height)).unwrap_or(u16::MAX);
     match (&mut app.mode, command) {
-        (Mode::Help { scroll } | Mode::History { scroll, .. }, Command::Down) => *scroll = scroll.saturating_add(1),
+        (Mode::Help { scroll } | Mode::History { scroll, .. }, Command::Down) => *scroll = (*scroll + 1).min(last),
         (Mode::Help { scroll } | Mode::History { scroll, .. }, Command::Up) => *scroll = scroll.saturating_sub(1),
         (_, Command::Cancel) => app.mode = Mode::Browse,
         _ => {}
