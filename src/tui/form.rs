@@ -43,6 +43,8 @@ pub struct Form {
     pub picked: BTreeSet<i64>,
     /// The picker's cursor (an index into the catalogue).
     pub picker: usize,
+    /// What was typed into the picker to find a service by name.
+    pub typed: String,
     /// The focused field.
     pub focus: Field,
     /// Field errors from the last save, by field.
@@ -95,6 +97,7 @@ impl Form {
             fee,
             picked,
             picker: 0,
+            typed: String::new(),
             focus: Field::Datetime,
             errors: Vec::new(),
             conflict: None,
@@ -111,6 +114,7 @@ impl Form {
 
     /// Moves the focus forward (or back).
     pub fn cycle(&mut self, forward: bool) {
+        self.typed.clear();
         self.focus = match (self.focus, forward) {
             (Field::Datetime, true) | (Field::Services, false) => Field::Fee,
             (Field::Fee, true) | (Field::Datetime, false) => Field::Services,
@@ -125,16 +129,25 @@ impl Form {
             Field::Datetime => _ = self.datetime.handle(key),
             Field::Fee => _ = self.fee.handle(key),
             Field::Services => match key.code {
-                KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
-                    let c = c.to_lowercase().to_string();
-                    if let Some(i) = catalogue.iter().position(|s| s.name.to_lowercase().starts_with(&c)) {
-                        self.picker = i;
-                    }
-                }
+                KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => self.seek(c, catalogue),
                 KeyCode::PageDown | KeyCode::End => self.picker = catalogue.len().saturating_sub(1),
                 KeyCode::PageUp | KeyCode::Home => self.picker = 0,
                 _ => {}
             },
+        }
+    }
+
+    /// Type-ahead in the picker: moves to the first service whose name starts with what was
+    /// typed so far (or, when none does, with just this character).
+    fn seek(&mut self, c: char, catalogue: &[Service]) {
+        let find = |prefix: &str| catalogue.iter().position(|s| s.name.to_lowercase().starts_with(prefix));
+        self.typed.extend(c.to_lowercase());
+        let found = find(&self.typed).or_else(|| {
+            self.typed = c.to_lowercase().collect();
+            find(&self.typed)
+        });
+        if let Some(i) = found {
+            self.picker = i;
         }
     }
 
@@ -271,6 +284,21 @@ mod tests {
         let Some(Submission::Create(new)) = form.submission(Zone::Utc) else { panic!("a create") };
         assert_eq!(new.datetime, Some(Timestamp::parse("2022-11-02T10:00:00Z").unwrap()));
         assert_eq!((new.totalfee.cents(), new.services[0].id), (9995, 789));
+    }
+
+    #[test]
+    fn typing_in_the_picker_finds_a_service_by_the_start_of_its_name() {
+        let mut catalogue = catalogue();
+        catalogue.insert(2, Service { id: 5, name: "Insulation".to_owned() });
+        let mut form = Form::new_order();
+        form.cycle(false);
+        let type_in = |text: &str, form: &mut Form| {
+            text.chars().for_each(|c| form.type_key(KeyEvent::from(KeyCode::Char(c)), &catalogue));
+        };
+        type_in("insu", &mut form);
+        assert_eq!(form.picker, 2);
+        type_in("t", &mut form);
+        assert_eq!(form.picker, 3, "no name starts with 'insut': start again from t (Testing)");
     }
 
     #[test]
