@@ -365,9 +365,12 @@ pub fn handle_key(app: &App, key: KeyEvent) -> Option<Action> {
     }
     match keys::lookup(context, key, !text) {
         Some(binding) => Some(Action::Command(binding.command)),
-        None if keys::lookup(Context::Global, key, true).is_some_and(|b| b.command == Command::Quit) && text => {
-            // Ctrl-C quits even from a field ('q' there is just a letter).
-            (!is_char).then_some(Action::Command(Command::Quit))
+        // Ctrl-C quits even from a field ('q' there is just a letter).
+        None if text
+            && !is_char
+            && keys::lookup(Context::Global, key, true).is_some_and(|b| b.command == Command::Quit) =>
+        {
+            Some(Action::Command(Command::Quit))
         }
         None if text => Some(Action::Type(key)),
         None => None,

@@ -230,6 +230,10 @@ fn ctrl_c_quits_from_anywhere_but_q_in_a_text_field_is_typed() {
     press(&mut app, KeyCode::Char('/'));
     press(&mut app, KeyCode::Char('q'));
     assert!(!app.quit && matches!(&app.mode, Mode::Filter(input) if input.value() == "q"));
+    press(&mut app, KeyCode::Esc);
+    press(&mut app, KeyCode::Char('n'));
+    press(&mut app, KeyCode::BackTab);
+    assert!(matches!(handle_key(&app, KeyEvent::from(KeyCode::Char('q'))), Some(Action::Type(_))), "type-ahead");
     key(&mut app, KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL));
     assert!(app.quit);
 }
