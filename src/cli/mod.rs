@@ -234,11 +234,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 let hint = "the dashboard needs a terminal; scripts use a command (see orders --help)";
                 return Err(UsageError(hint.to_owned()).into());
             }
-            let store = open_store(&config).await?;
             let read_only = cli.read_only || read_only || config.tui.read_only;
-            let result = crate::tui::run(store.clone(), config.tui.refresh, read_only).await;
-            store.close().await;
-            Ok(result?)
+            let (url, options) = (config.database.url.expose().to_owned(), StoreOptions::from_config(&config));
+            // The dashboard opens at once and keeps trying an unreachable database.
+            let connect: crate::tui::Connect = Box::new(move || {
+                let (url, options) = (url.clone(), options.clone());
+                Box::pin(async move { Store::connect(&url, &options).await })
+            });
+            Ok(crate::tui::run(connect, config.tui.refresh, read_only).await?)
         }
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "orders", &mut std::io::stdout());

@@ -169,6 +169,8 @@ pub enum Action {
     History(i64, Result<Vec<Event>, Error>),
     /// A service add, rename or delete finished (`true` for a delete).
     ServiceSaved(bool, Result<Service, Error>),
+    /// The store could not be opened (yet): it is tried again.
+    Unavailable(Error),
 }
 
 /// A reload's result.

@@ -22,6 +22,12 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
             move_by(app, 0) // keeps the selection on the smaller screen
         }
         Action::Tick => tick(app),
+        Action::Unavailable(error) => {
+            let again =
+                if matches!(error, Error::Unavailable(_) | Error::Internal(_)) { " (trying again)" } else { "" };
+            app.status = Some(Status { text: format!("{error}{again}"), error: true });
+            Vec::new()
+        }
         result => return super::results::apply(app, result),
     };
     app.busy += effects.iter().filter(|e| !matches!(e, Effect::Copy(_))).count();

@@ -57,16 +57,20 @@ impl Tty {
     }
 
     fn wait_for(&mut self, text: &str) {
+        self.wait_until(&format!("showing {text:?}"), |screen| screen.contains(text));
+    }
+
+    fn wait_until(&mut self, what: &str, done: impl Fn(&str) -> bool) {
         let deadline = Instant::now() + PATIENCE;
         while Instant::now() < deadline {
             let open = self.pump();
-            if self.contents().contains(text) {
+            if done(&self.contents()) {
                 return;
             }
-            assert!(open, "the dashboard ended before showing {text:?}:\n{}", self.contents());
+            assert!(open, "the dashboard ended before {what}:\n{}", self.contents());
             std::thread::sleep(Duration::from_millis(30));
         }
-        panic!("the screen never showed {text:?}:\n{}", self.contents());
+        panic!("the screen never got to {what}:\n{}", self.contents());
     }
 
     fn send(&mut self, keys: &str) {
@@ -129,14 +133,37 @@ async fn a_read_only_dashboard_refuses_writes_copies_by_osc_52_and_ctrl_c_quits_
     tty.assert_exited_and_restored();
 }
 
+#[tokio::test]
+async fn an_unreachable_database_shows_in_the_status_bar_and_the_dashboard_still_quits_cleanly() {
+    let mut db = TestDb::new().await;
+    db.url = format!("sqlite://{}/missing/folder/orders.db", db.dir.path().display());
+    let mut tty = Tty::open(&db, &[], 100, 30);
+    tty.wait_for("(trying again)");
+    assert!(tty.contents().contains("working…"), "{}", tty.contents());
+    tty.send("j?");
+    tty.wait_for("Keys (Esc closes");
+    tty.send("\x1b");
+    tty.wait_until("closing the help", |screen| !screen.contains("Keys (Esc closes"));
+    tty.send("q");
+    tty.assert_exited_and_restored();
+}
+
 impl Tty {
     fn assert_exited_and_restored(&mut self) {
         let deadline = Instant::now() + PATIENCE;
-        while self.pump() && Instant::now() < deadline {
+        let process = self.session.get_process().pid();
+        let mut status = WaitStatus::StillAlive;
+        while status == WaitStatus::StillAlive && Instant::now() < deadline {
+            self.pump();
+            status = self.session.get_process().status().expect("the dashboard's status");
             std::thread::sleep(Duration::from_millis(30));
         }
-        let status = self.session.get_process().wait().expect("the dashboard exits");
-        assert_eq!(status, WaitStatus::Exited(self.session.get_process().pid(), 0));
+        if status == WaitStatus::StillAlive {
+            let _ = self.session.get_process_mut().exit(true);
+            panic!("the dashboard did not quit:\n{}", self.contents());
+        }
+        self.pump();
+        assert_eq!(status, WaitStatus::Exited(process, 0));
         let raw = String::from_utf8_lossy(&self.raw);
         assert!(raw.contains("\x1b[?1049l"), "the alternate screen is left");
         assert!(raw.contains("\x1b[?1000l"), "mouse capture is released");
