@@ -123,6 +123,7 @@ async fn a_read_only_dashboard_refuses_writes_copies_by_osc_52_and_ctrl_c_quits_
     db.cli().arg("seed").assert().success();
     let mut tty = Tty::open(&db, &["tui", "--read-only"], 80, 24);
     tty.wait_for("[read-only]");
+    tty.wait_for("2022-11-01 11:11:11.111"); // the rows have arrived: 223 is selected
     tty.send("n");
     tty.wait_for("read-only: this dashboard cannot");
     assert_eq!(db.store().await.count_orders(&OrderFilter::default()).await.unwrap(), 3);
