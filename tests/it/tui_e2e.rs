@@ -96,6 +96,7 @@ async fn the_dashboard_creates_edits_and_deletes_an_order_in_a_real_terminal_and
     tty.wait_for("New order");
     tty.send("2022-11-02 09:00\t42.5\t \r");
     tty.wait_for("created order");
+    tty.wait_for("42.50"); // the reload that selects the new order has arrived
     assert_eq!(store.count_orders(&OrderFilter::default()).await.unwrap(), 4);
     assert!(fees(&store).await.contains(&Money::from_cents(4250)));
 
@@ -103,6 +104,7 @@ async fn the_dashboard_creates_edits_and_deletes_an_order_in_a_real_terminal_and
     tty.wait_for("Edit order");
     tty.send("\t\x1543\r");
     tty.wait_for("saved order");
+    tty.wait_for("43.00");
     let fees_now = fees(&store).await;
     assert!(fees_now.contains(&Money::from_cents(4300)) && !fees_now.contains(&Money::from_cents(4250)));
 
