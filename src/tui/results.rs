@@ -89,6 +89,10 @@ fn saved(app: &mut App, result: Result<crate::domain::Order, Error>) -> Vec<Effe
             let created = matches!(&app.mode, Mode::Form(form) if form.editing.is_none());
             let verb = if created { "created" } else { "saved" };
             app.status = Some(info(format!("{verb} order {}", order.id)));
+            // Show a saved edit at once; the reload that follows puts it in its sorted place.
+            if let Some(row) = app.orders.rows.iter_mut().find(|o| o.id == order.id) {
+                *row = order.clone();
+            }
             after_write(app, Some(&order))
         }
         Err(error) => {

@@ -341,3 +341,17 @@ fn a_new_filter_drops_the_old_count_until_the_new_one_arrives() {
     update(&mut app, Action::Counted(generation, Ok(1)));
     assert_eq!(app.total, Some(1));
 }
+
+#[test]
+fn a_saved_edit_shows_in_the_table_before_the_reload_arrives() {
+    let mut app = app_with(3, 80, 24, false);
+    press(&mut app, KeyCode::Char('e'));
+    press(&mut app, KeyCode::Tab);
+    type_text(&mut app, "1");
+    press(&mut app, KeyCode::Enter);
+    let mut stored = order(223, 0);
+    (stored.totalfee, stored.version) = (Money::from_cents(100_000), 2);
+    let effects = update(&mut app, Action::Saved(Ok(stored.clone())));
+    assert_eq!(app.orders.selected(), Some(&stored));
+    assert!(matches!(&effects[..], [Effect::Load { select: Some(223), .. }, _]), "{effects:?}");
+}
