@@ -101,6 +101,12 @@ pub enum Command {
     },
     /// Print the effective configuration (secrets redacted).
     Config,
+    /// Open the terminal dashboard (the default with no command).
+    Tui {
+        /// Browse only: no create, edit or delete.
+        #[arg(long)]
+        read_only: bool,
+    },
 }
 
 /// `list` flags.
@@ -261,11 +267,22 @@ pub fn local_actor(front_end: &str) -> String {
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let sources = Sources { file: cli.config.clone(), database_url: cli.database_url.clone() };
     let config = Config::load(&sources)?;
-    let Some(command) = cli.command else {
-        Cli::command().print_help()?;
-        return Err(UsageError("give a command (the dashboard is not available in this build)".to_owned()).into());
-    };
+    let command = cli.command.unwrap_or(Command::Tui { read_only: false });
     match command {
+        Command::Tui { read_only } => {
+            if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+                let hint = "the dashboard needs a terminal; scripts use a command (see orders --help)";
+                return Err(UsageError(hint.to_owned()).into());
+            }
+            let read_only = cli.read_only || read_only || config.tui.read_only;
+            let (url, options) = (config.database.url.expose().to_owned(), StoreOptions::from_config(&config));
+            // The dashboard opens at once and keeps trying an unreachable database.
+            let connect: crate::tui::Connect = Box::new(move || {
+                let (url, options) = (url.clone(), options.clone());
+                Box::pin(async move { Store::connect(&url, &options).await })
+            });
+            Ok(crate::tui::run(connect, config.tui.refresh, read_only).await?)
+        }
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "orders", &mut std::io::stdout());
             Ok(())

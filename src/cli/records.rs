@@ -45,7 +45,11 @@ pub async fn run(store: &Store, command: Command) -> anyhow::Result<()> {
         Command::Services(command) => services(store, command).await?,
         Command::Export => export(store).await?,
         Command::Import { file } => super::import::run(store, &file).await?,
-        Command::Completions { .. } | Command::Config | Command::Serve { .. } | Command::Token(_) => {
+        Command::Completions { .. }
+        | Command::Config
+        | Command::Serve { .. }
+        | Command::Token(_)
+        | Command::Tui { .. } => {
             unreachable!("handled before the store opens")
         }
     }

@@ -13,3 +13,5 @@ mod helpers;
 mod openapi_check;
 mod schedule;
 mod store;
+mod tui_e2e;
+mod tui_scenarios;

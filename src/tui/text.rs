@@ -1,0 +1,150 @@
+//! The dashboard's small text helpers: a one-line text input with a cursor, and how instants are
+//! shown and typed (local time for people, RFC 3339 accepted too).
+
+use chrono::{Local, NaiveDateTime, TimeZone, Utc};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use crate::domain::Timestamp;
+
+/// A one-line text field; the cursor counts characters, not bytes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Input {
+    text: String,
+    cursor: usize,
+}
+
+impl Input {
+    /// A field holding `text`, the cursor at its end.
+    pub fn new(text: impl Into<String>) -> Self {
+        let text = text.into();
+        let cursor = text.chars().count();
+        Self { text, cursor }
+    }
+
+    /// What was typed.
+    pub fn value(&self) -> &str {
+        &self.text
+    }
+
+    /// The cursor's position in characters.
+    pub fn cursor(&self) -> usize {
+        self.cursor
+    }
+
+    /// Applies an editing key; returns whether the key was one.
+    pub fn handle(&mut self, key: KeyEvent) -> bool {
+        let byte = |text: &str, at: usize| text.char_indices().nth(at).map_or(text.len(), |(i, _)| i);
+        let len = self.text.chars().count();
+        match key.code {
+            KeyCode::Char('u') if key.modifiers.contains(KeyModifiers::CONTROL) => {
+                self.text.drain(..byte(&self.text, self.cursor));
+                self.cursor = 0;
+            }
+            KeyCode::Char(c) if !key.modifiers.intersects(KeyModifiers::CONTROL | KeyModifiers::ALT) => {
+                self.text.insert(byte(&self.text, self.cursor), c);
+                self.cursor += 1;
+            }
+            KeyCode::Backspace if self.cursor > 0 => {
+                self.cursor -= 1;
+                self.text.remove(byte(&self.text, self.cursor));
+            }
+            KeyCode::Delete if self.cursor < len => {
+                self.text.remove(byte(&self.text, self.cursor));
+            }
+            KeyCode::Left => self.cursor = self.cursor.saturating_sub(1),
+            KeyCode::Right => self.cursor = (self.cursor + 1).min(len),
+            KeyCode::Home => self.cursor = 0,
+            KeyCode::End => self.cursor = len,
+            KeyCode::Backspace | KeyCode::Delete => {}
+            _ => return false,
+        }
+        true
+    }
+}
+
+/// The zone instants are shown and typed in: the machine's local zone, or UTC (tests, and
+/// anyone who sets `TZ=UTC`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Zone {
+    /// The machine's local time zone.
+    Local,
+    /// UTC.
+    Utc,
+}
+
+impl Zone {
+    /// `at` as `YYYY-MM-DD HH:MM:SS` in this zone, with milliseconds when there are any.
+    pub fn format(self, at: Timestamp) -> String {
+        let pattern = if at.millis().rem_euclid(1000) == 0 { "%Y-%m-%d %H:%M:%S" } else { "%Y-%m-%d %H:%M:%S%.3f" };
+        match self {
+            Self::Local => at.to_local().format(pattern).to_string(),
+            Self::Utc => at.to_utc().format(pattern).to_string(),
+        }
+    }
+
+    /// `at` to the minute, for narrow columns.
+    pub fn short(self, at: Timestamp) -> String {
+        let pattern = "%Y-%m-%d %H:%M";
+        match self {
+            Self::Local => at.to_local().format(pattern).to_string(),
+            Self::Utc => at.to_utc().format(pattern).to_string(),
+        }
+    }
+
+    /// Reads an instant typed as RFC 3339 (`2022-11-01T11:11:11Z`) or as a time in this zone
+    /// (`2022-11-01 12:11`, seconds and milliseconds optional, `T` or a space between).
+    ///
+    /// # Errors
+    /// A message naming both accepted forms.
+    pub fn parse(self, text: &str) -> Result<Timestamp, String> {
+        let text = text.trim();
+        if let Ok(at) = Timestamp::parse(text) {
+            return Ok(at);
+        }
+        let naive = ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M"]
+            .iter()
+            .find_map(|pattern| NaiveDateTime::parse_from_str(text, pattern).ok());
+        let instant = naive.and_then(|naive| match self {
+            Self::Local => Local.from_local_datetime(&naive).earliest().map(|at| at.timestamp_millis()),
+            Self::Utc => Some(Utc.from_utc_datetime(&naive).timestamp_millis()),
+        });
+        instant.map(Timestamp::from_millis).ok_or_else(|| {
+            format!("must be a local time like 2022-11-01 12:00 or RFC 3339 like 2022-11-01T11:11:11Z, not {text:?}")
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(code: KeyCode) -> KeyEvent {
+        KeyEvent::new(code, KeyModifiers::NONE)
+    }
+
+    #[test]
+    fn typing_editing_and_moving_the_cursor_work_on_characters() {
+        let mut input = Input::new("1é");
+        for code in [KeyCode::Left, KeyCode::Char('x'), KeyCode::End, KeyCode::Backspace, KeyCode::Home] {
+            assert!(input.handle(key(code)));
+        }
+        assert_eq!((input.value(), input.cursor()), ("1x", 0));
+        assert!(input.handle(key(KeyCode::Delete)));
+        assert_eq!(input.value(), "x");
+        assert!(!input.handle(key(KeyCode::Enter)));
+    }
+
+    #[test]
+    fn instants_are_typed_as_rfc_3339_or_zone_time_and_shown_in_the_zone() {
+        let at = Timestamp::parse("2022-11-01T11:11:11.111Z").unwrap();
+        assert_eq!(Zone::Utc.format(at), "2022-11-01 11:11:11.111");
+        assert_eq!(Zone::Utc.parse("2022-11-01 11:11:11.111"), Ok(at));
+        assert_eq!(Zone::Utc.parse("2022-11-01T12:11:11.111+01:00"), Ok(at));
+        assert_eq!(
+            Zone::Utc.parse("2022-11-01 11:11").map(|t| Zone::Utc.format(t)).as_deref(),
+            Ok("2022-11-01 11:11:00")
+        );
+        let err = Zone::Utc.parse("tomorrow").unwrap_err();
+        assert!(err.contains("local time like 2022-11-01 12:00"), "{err}");
+    }
+}

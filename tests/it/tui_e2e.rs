@@ -1,0 +1,175 @@
+//! The real binary in a pseudo-terminal (expectrl), its screen read through a terminal emulator
+//! (vt100): open a seeded store, create an order through the form, edit it, delete it, quit —
+//! checking the store after each step and that the terminal is restored on the way out.
+
+use std::io::{ErrorKind, Write as _};
+use std::time::{Duration, Instant};
+
+use expectrl::process::unix::WaitStatus;
+use orders::domain::{Money, OrderFilter};
+use orders::store::Store;
+
+use crate::helpers::TestDb;
+
+/// How long any one screen may take to appear before the test gives up (a hang, not a timing
+/// assertion: a slow machine only takes longer).
+const PATIENCE: Duration = Duration::from_secs(60);
+
+struct Tty {
+    session: expectrl::session::OsSession,
+    screen: vt100::Parser,
+    raw: Vec<u8>,
+}
+
+impl Tty {
+    fn open(db: &TestDb, args: &[&str], cols: u16, rows: u16) -> Self {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_orders"));
+        command
+            .args(args)
+            .current_dir(db.dir.path())
+            .env_remove("ORDERS_CONFIG")
+            .env("ORDERS__DATABASE__URL", &db.url)
+            .env("TZ", "UTC")
+            .env("TERM", "xterm-256color")
+            .env("NO_COLOR", "1");
+        let mut session = expectrl::Session::spawn(command).expect("the dashboard starts in a pty");
+        session.get_process_mut().set_window_size(cols, rows).expect("the pty's size");
+        Self { session, screen: vt100::Parser::new(rows, cols, 0), raw: Vec::new() }
+    }
+
+    fn pump(&mut self) -> bool {
+        let mut buf = [0u8; 8192];
+        loop {
+            match self.session.try_read(&mut buf) {
+                Ok(0) => return false,
+                Ok(n) => {
+                    self.screen.process(&buf[..n]);
+                    self.raw.extend_from_slice(&buf[..n]);
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return true,
+                Err(_) => return false, // EIO: the process has closed the pty
+            }
+        }
+    }
+
+    fn contents(&self) -> String {
+        self.screen.screen().contents()
+    }
+
+    fn wait_for(&mut self, text: &str) {
+        self.wait_until(&format!("showing {text:?}"), |screen| screen.contains(text));
+    }
+
+    fn wait_until(&mut self, what: &str, done: impl Fn(&str) -> bool) {
+        let deadline = Instant::now() + PATIENCE;
+        while Instant::now() < deadline {
+            let open = self.pump();
+            if done(&self.contents()) {
+                return;
+            }
+            assert!(open, "the dashboard ended before {what}:\n{}", self.contents());
+            std::thread::sleep(Duration::from_millis(30));
+        }
+        panic!("the screen never got to {what}:\n{}", self.contents());
+    }
+
+    fn send(&mut self, keys: &str) {
+        self.session.write_all(keys.as_bytes()).expect("keys reach the pty");
+        self.session.flush().expect("keys reach the pty");
+    }
+}
+
+async fn fees(store: &Store) -> Vec<Money> {
+    let orders = store.list_orders(&Default::default()).await.unwrap();
+    orders.into_iter().map(|o| o.totalfee).collect()
+}
+
+#[tokio::test]
+async fn the_dashboard_creates_edits_and_deletes_an_order_in_a_real_terminal_and_restores_it() {
+    let db = TestDb::new().await;
+    db.cli().arg("seed").assert().success();
+    let store = db.store().await;
+    let mut tty = Tty::open(&db, &[], 100, 30);
+    tty.wait_for("2022-11-01 17:11:11.111");
+
+    tty.send("n");
+    tty.wait_for("New order");
+    tty.send("2022-11-02 09:00\t42.5\t \r");
+    tty.wait_for("created order");
+    tty.wait_for("42.50"); // the reload that selects the new order has arrived
+    assert_eq!(store.count_orders(&OrderFilter::default()).await.unwrap(), 4);
+    assert!(fees(&store).await.contains(&Money::from_cents(4250)));
+
+    tty.send("e");
+    tty.wait_for("Edit order");
+    tty.send("\t\x1543\r");
+    tty.wait_for("saved order");
+    tty.wait_for("43.00");
+    let fees_now = fees(&store).await;
+    assert!(fees_now.contains(&Money::from_cents(4300)) && !fees_now.contains(&Money::from_cents(4250)));
+
+    tty.send("d");
+    tty.wait_for("Cancel");
+    tty.send("\t\r");
+    tty.wait_for("deleted order");
+    assert_eq!(store.count_orders(&OrderFilter::default()).await.unwrap(), 3);
+    assert!(!fees(&store).await.contains(&Money::from_cents(4300)));
+
+    tty.send("q");
+    tty.assert_exited_and_restored();
+}
+
+#[tokio::test]
+async fn a_read_only_dashboard_refuses_writes_copies_by_osc_52_and_ctrl_c_quits_restoring_the_terminal() {
+    let db = TestDb::new().await;
+    db.cli().arg("seed").assert().success();
+    let mut tty = Tty::open(&db, &["tui", "--read-only"], 80, 24);
+    tty.wait_for("[read-only]");
+    tty.wait_for("2022-11-01 11:11:11.111"); // the rows have arrived: 223 is selected
+    tty.send("n");
+    tty.wait_for("read-only: this dashboard cannot");
+    assert_eq!(db.store().await.count_orders(&OrderFilter::default()).await.unwrap(), 3);
+    tty.send("y");
+    tty.wait_for("copied order 223's id");
+    assert!(String::from_utf8_lossy(&tty.raw).contains("\x1b]52;c;MjIz\x07"), "OSC 52 carries base64 of 223");
+    tty.send("\x03");
+    tty.assert_exited_and_restored();
+}
+
+#[tokio::test]
+async fn an_unreachable_database_shows_in_the_status_bar_and_the_dashboard_still_quits_cleanly() {
+    let mut db = TestDb::new().await;
+    db.url = format!("sqlite://{}/missing/folder/orders.db", db.dir.path().display());
+    let mut tty = Tty::open(&db, &[], 100, 30);
+    tty.wait_for("(trying again)");
+    assert!(tty.contents().contains("working…"), "{}", tty.contents());
+    tty.send("j?");
+    tty.wait_for("Keys (Esc closes");
+    tty.send("\x1b");
+    tty.wait_until("closing the help", |screen| !screen.contains("Keys (Esc closes"));
+    tty.send("q");
+    tty.assert_exited_and_restored();
+}
+
+impl Tty {
+    fn assert_exited_and_restored(&mut self) {
+        let deadline = Instant::now() + PATIENCE;
+        let process = self.session.get_process().pid();
+        let mut status = WaitStatus::StillAlive;
+        while status == WaitStatus::StillAlive && Instant::now() < deadline {
+            self.pump();
+            status = self.session.get_process().status().expect("the dashboard's status");
+            std::thread::sleep(Duration::from_millis(30));
+        }
+        if status == WaitStatus::StillAlive {
+            let _ = self.session.get_process_mut().exit(true);
+            panic!("the dashboard did not quit:\n{}", self.contents());
+        }
+        self.pump();
+        assert_eq!(status, WaitStatus::Exited(process, 0));
+        let raw = String::from_utf8_lossy(&self.raw);
+        assert!(raw.contains("\x1b[?1049l"), "the alternate screen is left");
+        assert!(raw.contains("\x1b[?1000l"), "mouse capture is released");
+        assert!(raw.contains("\x1b[?25h"), "the cursor is shown again");
+    }
+}
