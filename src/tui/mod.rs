@@ -12,6 +12,7 @@ mod dialogs;
 pub mod driver;
 pub mod form;
 pub mod keys;
+pub mod measure;
 mod overlays;
 mod prompts;
 mod results;
@@ -48,6 +49,7 @@ use app::{Action, App, Effect};
 /// When the terminal cannot be set up or read; database errors never end it (they show in the
 /// status bar).
 pub async fn run(connect: Connect, refresh: Duration, read_only: bool) -> std::io::Result<()> {
+    let mut measure = measure::Measure::from_env();
     let mut terminal = ratatui::try_init()?;
     // ratatui's panic hook restores the screen; ours first releases the mouse.
     let restore_screen = std::panic::take_hook();
@@ -56,11 +58,14 @@ pub async fn run(connect: Connect, refresh: Duration, read_only: bool) -> std::i
         restore_screen(info);
     }));
     let result = match execute!(std::io::stdout(), EnableMouseCapture) {
-        Ok(()) => event_loop(&mut terminal, connect, refresh, read_only).await,
+        Ok(()) => event_loop(&mut terminal, connect, refresh, read_only, measure.as_mut()).await,
         Err(e) => Err(e),
     };
     let _ = execute!(std::io::stdout(), DisableMouseCapture);
     ratatui::restore();
+    if let Some(measure) = measure {
+        eprintln!("{}", measure.report());
+    }
     result
 }
 
@@ -75,6 +80,7 @@ async fn event_loop(
     connect: Connect,
     refresh: Duration,
     read_only: bool,
+    mut measure: Option<&mut measure::Measure>,
 ) -> std::io::Result<()> {
     let (sender, mut results) = mpsc::unbounded_channel::<Action>();
     let (opened, mut stores) = mpsc::unbounded_channel::<crate::Result<Store>>();
@@ -90,6 +96,11 @@ async fn event_loop(
     tick.reset();
     while !app.quit {
         terminal.draw(|frame| ui::draw(frame, &app))?;
+        if let Some(action) = measure.as_deref_mut().and_then(|m| m.after_frame(&app)) {
+            let effects = update::update(&mut app, action);
+            link.dispatch(effects)?;
+            continue;
+        }
         let action = tokio::select! {
             event = events.next() => match event {
                 Some(event) => action_for(&app, event?),

@@ -1,0 +1,87 @@
+//! The benchmark hook: with `ORDERS_TUI_MEASURE=1` the dashboard times its first frame with
+//! orders on it and the frame that shows the last order after End, then quits and prints
+//! `first_frame_ms=… end_ms=…` on stderr. `bench/run` reads it; people never see it.
+
+use std::time::{Duration, Instant};
+
+use super::app::{Action, App};
+use super::keys::Command;
+
+/// The environment variable that turns the hook on.
+pub const ENV: &str = "ORDERS_TUI_MEASURE";
+
+/// Timings of one measured run.
+#[derive(Debug)]
+pub struct Measure {
+    start: Instant,
+    first_frame: Option<Duration>,
+    end_pressed: Option<Instant>,
+    end: Option<Duration>,
+}
+
+impl Measure {
+    /// A measurement starting now, when the environment asks for one.
+    pub fn from_env() -> Option<Self> {
+        (std::env::var(ENV).as_deref() == Ok("1")).then(|| Self {
+            start: Instant::now(),
+            first_frame: None,
+            end_pressed: None,
+            end: None,
+        })
+    }
+
+    /// Called after every frame: the key to press next (End once orders show, then quit once
+    /// the last order is on screen with nothing left loading).
+    pub fn after_frame(&mut self, app: &App) -> Option<Action> {
+        let orders = &app.orders;
+        if self.first_frame.is_none() {
+            if orders.rows.is_empty() {
+                return None;
+            }
+            self.first_frame = Some(self.start.elapsed());
+            self.end_pressed = Some(Instant::now());
+            return Some(Action::Command(Command::End));
+        }
+        let at_last = orders.at_end && orders.selected + 1 == orders.rows.len() && app.busy == 0;
+        match (self.end, self.end_pressed) {
+            (None, Some(pressed)) if at_last => {
+                self.end = Some(pressed.elapsed());
+                Some(Action::Command(Command::Quit))
+            }
+            _ => None,
+        }
+    }
+
+    /// The line `bench/run` parses.
+    pub fn report(&self) -> String {
+        let ms =
+            |d: Option<Duration>| d.map_or_else(|| "none".to_owned(), |d| format!("{:.1}", d.as_secs_f64() * 1000.0));
+        format!("first_frame_ms={} end_ms={}", ms(self.first_frame), ms(self.end))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tui::tests::order;
+    use crate::tui::text::Zone;
+    use crate::tui::theme::Theme;
+
+    fn measuring() -> Measure {
+        Measure { start: Instant::now(), first_frame: None, end_pressed: None, end: None }
+    }
+
+    #[test]
+    fn end_is_pressed_once_orders_show_and_quit_once_the_last_one_is_selected() {
+        let mut app = App::new(true, Zone::Utc, Theme::from_env());
+        let mut measure = measuring();
+        assert!(measure.after_frame(&app).is_none(), "nothing to time on a frame without orders");
+        app.orders.rows = vec![order(1, 0), order(2, 1)];
+        assert!(matches!(measure.after_frame(&app), Some(Action::Command(Command::End))));
+        assert!(measure.after_frame(&app).is_none(), "the last order is not selected yet");
+        (app.orders.selected, app.orders.at_end, app.busy) = (1, true, 0);
+        assert!(matches!(measure.after_frame(&app), Some(Action::Command(Command::Quit))));
+        let report = measure.report();
+        assert!(report.starts_with("first_frame_ms=") && !report.contains("none"), "{report}");
+    }
+}
