@@ -9,6 +9,7 @@ mod history;
 mod idempotency;
 mod import;
 mod orders;
+mod reader;
 mod services;
 mod sql;
 mod tokens;
@@ -87,6 +88,8 @@ impl StoreOptions {
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: AnyPool,
+    /// Connections for single reads, outside the pool between uses (see `reader`).
+    readers: std::sync::Arc<reader::Stash>,
     backend: Backend,
     min_gap: Duration,
 }
@@ -102,8 +105,14 @@ impl Store {
         static DRIVERS: Once = Once::new();
         DRIVERS.call_once(sqlx::any::install_default_drivers);
         let backend = Backend::from_url(url)?;
-        let mut pool =
-            AnyPoolOptions::new().max_connections(options.max_connections).acquire_timeout(Duration::from_secs(5));
+        // No ping before every acquire (sqlx's default): it is a full round trip to the
+        // database per query, half the cost of a get-by-id. A connection that died while idle
+        // fails its next statement instead, which is classified as unavailable like any other
+        // lost connection, and sqlx drops it from the pool.
+        let mut pool = AnyPoolOptions::new()
+            .max_connections(options.max_connections)
+            .acquire_timeout(Duration::from_secs(5))
+            .test_before_acquire(false);
         pool = match backend {
             Backend::Sqlite => pool.after_connect(|conn, _| Box::pin(async move { tune_sqlite(conn).await })),
             Backend::Postgres => pool.after_connect(|conn, _| Box::pin(async move { tune_postgres(conn).await })),
@@ -112,7 +121,13 @@ impl Store {
             sqlx::Error::Configuration(e) => Error::invalid("database.url", e.to_string()),
             other => Error::from(other),
         })?;
-        let store = Self { pool, backend, min_gap: options.min_gap };
+        // As many again as the pool, for reads; none for an in-memory SQLite database, which
+        // lives in its one pooled connection.
+        let readers = match url.contains(":memory:") || options.max_connections <= 1 {
+            true => 0,
+            false => options.max_connections as usize,
+        };
+        let store = Self { pool, readers: reader::Stash::new(readers), backend, min_gap: options.min_gap };
         if options.auto_migrate {
             store.migrate().await?;
         }
@@ -160,7 +175,13 @@ impl Store {
 
     /// Closes every connection, waiting for those in use to come back.
     pub async fn close(&self) {
+        self.readers.close().await;
         self.pool.close().await;
+    }
+
+    /// A connection for one read; call [`reader::Reader::done`] when the read succeeded.
+    async fn reader(&self) -> Result<reader::Reader> {
+        self.readers.take(&self.pool).await
     }
 
     /// Begins a write transaction holding the store's write lock.

@@ -160,8 +160,10 @@ impl Store {
     /// # Errors
     /// [`Error::NotFound`] when there is no such order.
     pub async fn get_order(&self, id: i64) -> Result<Order> {
-        let mut conn = self.pool.acquire().await?;
-        fetch_order(&mut conn, self.backend, id).await?.ok_or(Error::NotFound { what: "order", id })
+        let mut conn = self.reader().await?;
+        let order = fetch_order(&mut conn, self.backend, id).await?;
+        conn.done();
+        order.ok_or(Error::NotFound { what: "order", id })
     }
 
     /// A page of orders (or all of them, when `query.limit` is `None`: prefer
@@ -170,7 +172,9 @@ impl Store {
     /// # Errors
     /// When the database fails.
     pub async fn list_orders(&self, query: &OrderQuery) -> Result<Vec<Order>> {
-        let rows = listing(self.backend, query).query_as::<OrderRow>().fetch_all(&self.pool).await?;
+        let mut conn = self.reader().await?;
+        let rows = listing(self.backend, query).query_as::<OrderRow>().fetch_all(&mut *conn).await?;
+        conn.done();
         rows.into_iter().map(OrderRow::into_order).collect()
     }
 
@@ -193,7 +197,10 @@ impl Store {
     pub async fn count_orders(&self, filter: &OrderFilter) -> Result<i64> {
         let mut sql = Sql::new("SELECT CAST(COUNT(*) AS BIGINT) FROM orders o");
         push_filter(&mut sql, filter);
-        Ok(sql.query_scalar::<i64>().fetch_one(&self.pool).await?)
+        let mut conn = self.reader().await?;
+        let count = sql.query_scalar::<i64>().fetch_one(&mut *conn).await?;
+        conn.done();
+        Ok(count)
     }
 
     /// Creates an order, checking the scheduling rule in the same transaction.
