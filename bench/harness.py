@@ -15,6 +15,7 @@ import http.client
 import json
 import os
 import random
+import resource
 import shutil
 import signal
 import socket
@@ -189,7 +190,9 @@ def pgbench(script, duration, variables):
            "-h", PG_HOST, "-U", PG_USER, "-l", f"--log-prefix={prefix}", "-f", str(BENCH / "pgbench" / script)]
     for name, value in variables.items():
         cmd += ["-D", f"{name}={value}"]
+    before = (postgres_cpu(), children_cpu())
     out = subprocess.run(cmd + [PG_DB], check=True, capture_output=True, text=True).stdout
+    after = (postgres_cpu(), children_cpu())
     tps = float(next(l for l in out.splitlines() if l.startswith("tps =")).split()[2])
     failed = next((l for l in out.splitlines() if l.startswith("number of failed")), "x 0").split()[-2]
     latencies = []
@@ -205,6 +208,10 @@ def pgbench(script, duration, variables):
         "p50_ms": percentile(latencies, 50) / 1000,
         "p99_ms": percentile(latencies, 99) / 1000,
         "seconds": duration,
+        "cpu_us_per_request": {
+            "postgres": round((after[0] - before[0]) * 1e6 / max(1, len(latencies))),
+            "load_generator": round((after[1] - before[1]) * 1e6 / max(1, len(latencies))),
+        },
     }
 
 
@@ -280,14 +287,52 @@ def stream(product, token, backend, n):
     return out
 
 
-def with_server(product, name, load):
+def with_server(product, name, load, warmup=None):
+    """A fresh server for one load run; `warmup` (1 s of the same load, not counted) opens
+    its database connections first, so the figures are the steady state. Also records the CPU
+    time the server, PostgreSQL and the load generator spent per request: on 2 shared cores
+    that split is what bounds the rate."""
     server = Server(product, name)
     try:
+        if warmup:
+            warmup(server)
+        before = (proc_cpu(server.proc.pid), postgres_cpu(), children_cpu())
         result = load(server)
+        after = (proc_cpu(server.proc.pid), postgres_cpu(), children_cpu())
     finally:
         hwm = server.stop()
     result["peak_rss_mib"] = round(hwm / 1024, 1)
+    if result.get("requests"):
+        per = [round((b - a) * 1e6 / result["requests"]) for a, b in zip(before, after)]
+        result["cpu_us_per_request"] = {"server": per[0], "postgres": per[1], "load_generator": per[2]}
     return result
+
+
+def proc_cpu(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_cpu():
+    """CPU seconds of every postgres process, and of the ended ones its postmaster reaped."""
+    total = 0.0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/comm") as f:
+                if f.read().strip() != "postgres":
+                    continue
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += sum(int(x) for x in fields[11:15])
+        except OSError:
+            pass
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def run_backend(backend, n, data, args, workdir, state):
@@ -301,14 +346,16 @@ def run_backend(backend, n, data, args, workdir, state):
     res["stream"] = stream(product, token, backend, n)
     log(f"{backend} N={n}: pages of 100 to the end")
     res["pages"] = with_server(product, f"{backend}-pages",
-                               lambda s: wrk(s, "pages.lua", args.duration, token, connections=2, threads=2))
+                               lambda s: wrk(s, "pages.lua", args.duration, token, connections=2, threads=2),
+                               lambda s: wrk(s, "pages.lua", 1, token, connections=2, threads=2))
     res["pages"]["orders_per_s"] = round(res["pages"]["rps"] * 100)
     res["pages"]["complete_walks"] = res["pages"].pop("extra")
     api, ref = [], []
     for rnd in range(args.rounds):
         log(f"{backend} N={n}: get-by-id round {rnd + 1}/{args.rounds}")
-        api.append(with_server(product, f"{backend}-get",
-                               lambda s: wrk(s, "get_by_id.lua", args.duration, token, extra_env={"BENCH_N": str(n)})))
+        env = {"BENCH_N": str(n)}
+        api.append(with_server(product, f"{backend}-get", lambda s: wrk(s, "get_by_id.lua", args.duration, token, extra_env=env),
+                               lambda s: wrk(s, "get_by_id.lua", 1, token, extra_env=env)))
         if backend == "postgres":
             ref.append(pgbench("get_by_id.sql", args.duration, {"n": n}))
     res["get_by_id"] = median_run(api)
@@ -318,10 +365,16 @@ def run_backend(backend, n, data, args, workdir, state):
     api, ref = [], []
     for rnd in range(args.rounds):
         log(f"{backend} N={n}: checked create round {rnd + 1}/{args.rounds}")
-        env = {"BENCH_BASE": str(state["create_base_s"]), "BENCH_THREADS": str(THREADS)}
-        run = with_server(product, f"{backend}-create", lambda s: wrk(s, "create.lua", args.duration, token, extra_env=env))
-        # Move past every slot this run could have used (threads may be unbalanced).
-        state["create_base_s"] += (run["requests"] * 2 + 1000) * 4 * 3600
+        def create_load(seconds):
+            def load(server):
+                env = {"BENCH_BASE": str(state["create_base_s"]), "BENCH_THREADS": str(THREADS)}
+                out = wrk(server, "create.lua", seconds, token, extra_env=env)
+                # Move past every slot this run could have used (threads may be unbalanced).
+                state["create_base_s"] += (out["requests"] * 2 + 1000) * 4 * 3600
+                return out
+            return load
+
+        run = with_server(product, f"{backend}-create", create_load(args.duration), create_load(1))
         api.append(run)
         if backend == "postgres":
             ref.append(pgbench("create.sql", args.duration, {"base": PGBENCH_CREATE_BASE_MS}))
