@@ -17,6 +17,7 @@ mod tokens;
 use std::sync::{Arc, Once};
 use std::time::Duration;
 
+use futures_util::future::BoxFuture;
 use sqlx::AnyConnection;
 use sqlx::any::AnyPoolOptions;
 use sqlx::migrate::Migrator;
@@ -187,9 +188,22 @@ impl Store {
         self.pool.close().await;
     }
 
-    /// A connection for one read; call [`reader::Reader::done`] when the read succeeded.
-    async fn reader(&self) -> Result<reader::Reader> {
-        self.readers.take(&self.pool).await
+    /// Runs one read on a read connection (see `reader`). A connection that sat idle may have
+    /// died meanwhile (a database restart): when the read fails as unavailable on such a one,
+    /// that connection is dropped and the read runs again on the next, at worst a fresh one,
+    /// whose failure is final.
+    async fn read<T>(&self, read: impl for<'c> Fn(&'c mut AnyConnection) -> BoxFuture<'c, Result<T>>) -> Result<T> {
+        loop {
+            let mut conn = self.readers.take(&self.pool).await?;
+            match read(&mut conn).await {
+                Ok(value) => {
+                    conn.done();
+                    return Ok(value);
+                }
+                Err(Error::Unavailable(_)) if conn.reused() => continue,
+                Err(err) => return Err(err),
+            }
+        }
     }
 
     /// Begins a write transaction holding the store's write lock.

@@ -160,9 +160,8 @@ impl Store {
     /// # Errors
     /// [`Error::NotFound`] when there is no such order.
     pub async fn get_order(&self, id: i64) -> Result<Order> {
-        let mut conn = self.reader().await?;
-        let order = fetch_order(&mut conn, self.backend, id).await?;
-        conn.done();
+        let backend = self.backend;
+        let order = self.read(|conn| Box::pin(fetch_order(conn, backend, id))).await?;
         order.ok_or(Error::NotFound { what: "order", id })
     }
 
@@ -172,9 +171,12 @@ impl Store {
     /// # Errors
     /// When the database fails.
     pub async fn list_orders(&self, query: &OrderQuery) -> Result<Vec<Order>> {
-        let mut conn = self.reader().await?;
-        let rows = listing(self.backend, query).query_as::<OrderRow>().fetch_all(&mut *conn).await?;
-        conn.done();
+        let rows = self
+            .read(|conn| {
+                let sql = listing(self.backend, query);
+                Box::pin(async move { Ok(sql.query_as::<OrderRow>().fetch_all(conn).await?) })
+            })
+            .await?;
         rows.into_iter().map(OrderRow::into_order).collect()
     }
 
@@ -195,12 +197,12 @@ impl Store {
     /// # Errors
     /// When the database fails.
     pub async fn count_orders(&self, filter: &OrderFilter) -> Result<i64> {
-        let mut sql = Sql::new("SELECT CAST(COUNT(*) AS BIGINT) FROM orders o");
-        push_filter(&mut sql, filter);
-        let mut conn = self.reader().await?;
-        let count = sql.query_scalar::<i64>().fetch_one(&mut *conn).await?;
-        conn.done();
-        Ok(count)
+        self.read(|conn| {
+            let mut sql = Sql::new("SELECT CAST(COUNT(*) AS BIGINT) FROM orders o");
+            push_filter(&mut sql, filter);
+            Box::pin(async move { Ok(sql.query_scalar::<i64>().fetch_one(conn).await?) })
+        })
+        .await
     }
 
     /// Creates an order, checking the scheduling rule in the same transaction.

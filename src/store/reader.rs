@@ -7,7 +7,8 @@
 //! the pool once and detached from it, lent to one read at a time (at most `capacity` at
 //! once, waiting like a pool acquire), and put back without a ping when the read completed.
 //! Only reads use them: no transaction (and so no lock) can ever be left open on one. A read
-//! that fails or is cancelled midway drops its connection, and a later read opens another.
+//! that fails or is cancelled midway drops its connection, and a later read opens another;
+//! `Store::read` retries a read that found its idle connection dead (after a database restart).
 
 use std::ops::{Deref, DerefMut};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -49,18 +50,20 @@ impl Stash {
     pub(super) async fn take(self: &Arc<Self>, pool: &AnyPool) -> Result<Reader> {
         if self.capacity == 0 {
             let conn = Conn::Pooled(pool.acquire().await?);
-            return Ok(Reader { conn: Some(conn), stash: Arc::clone(self), permit: None, done: false });
+            return Ok(Reader { conn: Some(conn), stash: Arc::clone(self), permit: None, done: false, reused: false });
         }
         let permit = tokio::time::timeout(ACQUIRE_TIMEOUT, Arc::clone(&self.permits).acquire_owned())
             .await
             .map_err(|_| Error::Unavailable("timed out waiting for a database connection".to_owned()))?
             .map_err(|_| Error::Unavailable("the store is closed".to_owned()))?;
         let idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner).pop();
+        let reused = idle.is_some();
         let conn = match idle {
             Some(conn) => conn,
             None => pool.acquire().await?.detach(),
         };
-        Ok(Reader { conn: Some(Conn::Detached(conn)), stash: Arc::clone(self), permit: Some(permit), done: false })
+        let conn = Some(Conn::Detached(conn));
+        Ok(Reader { conn, stash: Arc::clone(self), permit: Some(permit), done: false, reused })
     }
 
     /// Closes every idle read connection and refuses further reads (before the pool closes).
@@ -85,12 +88,19 @@ pub(super) struct Reader {
     stash: Arc<Stash>,
     permit: Option<OwnedSemaphorePermit>,
     done: bool,
+    /// Whether the connection sat idle since an earlier read.
+    reused: bool,
 }
 
 impl Reader {
     /// The read completed: the connection is idle and may serve the next read.
     pub(super) fn done(&mut self) {
         self.done = true;
+    }
+
+    /// Whether the connection sat idle since an earlier read (and so may have died meanwhile).
+    pub(super) fn reused(&self) -> bool {
+        self.reused
     }
 }
 
