@@ -221,6 +221,13 @@ def percentile(sorted_values, p):
     return sorted_values[min(len(sorted_values) - 1, int(len(sorted_values) * p / 100))]
 
 
+def paired_ratio(api, ref):
+    """API/pgbench per round (each API run next to its pgbench run), and their median: the
+    pairing cancels most of the drift of a shared machine."""
+    ratios = [round(a["rps"] / r["rps"], 2) for a, r in zip(api, ref)]
+    return {"ratio_to_pgbench": statistics.median(ratios), "rounds_ratio": ratios}
+
+
 def median_run(runs):
     """The run with the median rate: its latencies travel with it."""
     ordered = sorted(runs, key=lambda r: r["rps"])
@@ -361,7 +368,7 @@ def run_backend(backend, n, data, args, workdir, state):
     res["get_by_id"] = median_run(api)
     if ref:
         res["pgbench_get_by_id"] = median_run(ref)
-        res["get_by_id"]["ratio_to_pgbench"] = round(res["get_by_id"]["rps"] / res["pgbench_get_by_id"]["rps"], 2)
+        res["get_by_id"].update(paired_ratio(api, ref))
     api, ref = [], []
     for rnd in range(args.rounds):
         log(f"{backend} N={n}: checked create round {rnd + 1}/{args.rounds}")
@@ -381,7 +388,7 @@ def run_backend(backend, n, data, args, workdir, state):
     res["create"] = median_run(api)
     if ref:
         res["pgbench_create"] = median_run(ref)
-        res["create"]["ratio_to_pgbench"] = round(res["create"]["rps"] / res["pgbench_create"]["rps"], 2)
+        res["create"].update(paired_ratio(api, ref))
     res["dashboard"] = dashboard(product)
     return res
 
