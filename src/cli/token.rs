@@ -20,7 +20,7 @@ pub async fn run(config: &Config, command: TokenCommand) -> anyhow::Result<()> {
             let tokens = Tokens::new(&auth::load_secret(config)?, &config.auth)?;
             let issued = if refresh {
                 // Only refresh tokens live in the store; a bare access token needs no database.
-                let store = super::open_store(config).await?;
+                let store = super::open_store_for_command(config).await?;
                 let issued = tokens.issue(&store, &subject, role, ttl, true).await;
                 store.close().await;
                 issued?
@@ -39,7 +39,7 @@ pub async fn run(config: &Config, command: TokenCommand) -> anyhow::Result<()> {
             Ok(())
         }
         TokenCommand::Revoke { subject } => {
-            let store = super::open_store(config).await?;
+            let store = super::open_store_for_command(config).await?;
             let revoked = store.revoke_refresh_tokens(&subject).await;
             store.close().await;
             eprintln!("orders: revoked {} refresh token(s) of {subject}", revoked?);

@@ -10,12 +10,12 @@
 
 use std::collections::{HashMap, HashSet};
 
-use sqlx::AnyConnection;
+use sqlx::{AnyConnection, Executor as _};
 
-use super::Store;
 use super::orders::next_order_id;
 use super::services::insert_service;
 use super::sql::{Rows, Sql};
+use super::{Backend, Store};
 use crate::domain::service::name_key;
 use crate::domain::{EventKind, Money, NewOrder, Order, Service, ServiceRef, Timestamp};
 use crate::error::{Error, Result};
@@ -289,7 +289,21 @@ impl Store {
         }
         importer.flush(&mut tx).await?;
         tx.commit().await.map_err(|e| ImportError::outside(e.into()))?;
+        self.analyze_after_import().await;
         Ok(importer.report)
+    }
+
+    /// Refreshes PostgreSQL's planner statistics once an import committed. A bulk load leaves
+    /// the tables without statistics until autovacuum gets to them; meanwhile the planner
+    /// guesses (810 rows for the three services) and the listing of 1M imported orders took
+    /// 5.5 s instead of 3.7 s. ANALYZE samples a fixed number of rows (~0.15 s at 1M orders).
+    /// The import is already committed, so a failure here is only logged.
+    async fn analyze_after_import(&self) {
+        if self.backend == Backend::Postgres
+            && let Err(e) = self.pool.execute("ANALYZE orders, order_services, services, history").await
+        {
+            tracing::warn!("cannot refresh statistics after the import: {e}");
+        }
     }
 
     /// Loads the sample catalogue and orders; what is already there is left alone, so running

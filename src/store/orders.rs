@@ -160,8 +160,9 @@ impl Store {
     /// # Errors
     /// [`Error::NotFound`] when there is no such order.
     pub async fn get_order(&self, id: i64) -> Result<Order> {
-        let mut conn = self.pool.acquire().await?;
-        fetch_order(&mut conn, self.backend, id).await?.ok_or(Error::NotFound { what: "order", id })
+        let backend = self.backend;
+        let order = self.read(|conn| Box::pin(fetch_order(conn, backend, id))).await?;
+        order.ok_or(Error::NotFound { what: "order", id })
     }
 
     /// A page of orders (or all of them, when `query.limit` is `None`: prefer
@@ -170,7 +171,12 @@ impl Store {
     /// # Errors
     /// When the database fails.
     pub async fn list_orders(&self, query: &OrderQuery) -> Result<Vec<Order>> {
-        let rows = listing(self.backend, query).query_as::<OrderRow>().fetch_all(&self.pool).await?;
+        let rows = self
+            .read(|conn| {
+                let sql = listing(self.backend, query);
+                Box::pin(async move { Ok(sql.query_as::<OrderRow>().fetch_all(conn).await?) })
+            })
+            .await?;
         rows.into_iter().map(OrderRow::into_order).collect()
     }
 
@@ -191,9 +197,12 @@ impl Store {
     /// # Errors
     /// When the database fails.
     pub async fn count_orders(&self, filter: &OrderFilter) -> Result<i64> {
-        let mut sql = Sql::new("SELECT CAST(COUNT(*) AS BIGINT) FROM orders o");
-        push_filter(&mut sql, filter);
-        Ok(sql.query_scalar::<i64>().fetch_one(&self.pool).await?)
+        self.read(|conn| {
+            let mut sql = Sql::new("SELECT CAST(COUNT(*) AS BIGINT) FROM orders o");
+            push_filter(&mut sql, filter);
+            Box::pin(async move { Ok(sql.query_scalar::<i64>().fetch_one(conn).await?) })
+        })
+        .await
     }
 
     /// Creates an order, checking the scheduling rule in the same transaction.
