@@ -37,6 +37,9 @@ static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
 /// The key of the PostgreSQL advisory lock that serializes every write (see [`Store::begin_write`]).
 const POSTGRES_WRITE_LOCK: i64 = 0x6f72_6465_7273; // "orders"
 
+/// Connections a pool opens up front (at most its size).
+const WARM_CONNECTIONS: u32 = 3;
+
 /// Which database a store talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -120,10 +123,25 @@ impl Store {
             Backend::Sqlite => pool.after_connect(|conn, _| Box::pin(async move { tune_sqlite(conn).await })),
             Backend::Postgres => pool.after_connect(|conn, _| Box::pin(async move { tune_postgres(conn).await })),
         };
-        let pool = pool.connect(&connect_url(backend, url)).await.map_err(|e| match e {
+        let classify = |e| match e {
             sqlx::Error::Configuration(e) => Error::invalid("database.url", e.to_string()),
             other => Error::from(other),
-        })?;
+        };
+        let pool = pool.connect_lazy(&connect_url(backend, url)).map_err(classify)?;
+        // Open the first few connections side by side rather than one by one as work arrives:
+        // each new PostgreSQL connection over TLS stalls ~90 ms in its handshake (sqlx 0.9.0
+        // sets no TCP_NODELAY), so a dashboard's first page, count and catalogue would
+        // otherwise wait for each other's handshakes.
+        let warm = options.max_connections.min(WARM_CONNECTIONS);
+        drop(futures_util::future::try_join_all((0..warm).map(|_| pool.acquire())).await.map_err(classify)?);
+        // A connection going back to the pool is pinged first, off this task; until it is idle
+        // again, an acquire would open yet another connection. The ping is one round trip.
+        for _ in 0..100 {
+            if pool.num_idle() >= warm as usize {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
         // As many again as the pool, for reads; none for an in-memory SQLite database, which
         // lives in its one pooled connection.
         let readers = match url.contains(":memory:") || options.max_connections <= 1 {
