@@ -359,40 +359,44 @@ def run_backend(backend, n, data, args, workdir, state):
                                lambda s: wrk(s, "pages.lua", 1, token, connections=2, threads=2))
     res["pages"]["orders_per_s"] = round(res["pages"]["rps"] * 100)
     res["pages"]["complete_walks"] = res["pages"].pop("extra")
-    api, ref = [], []
-    for rnd in range(args.rounds):
-        log(f"{backend} N={n}: get-by-id round {rnd + 1}/{args.rounds}")
-        env = {"BENCH_N": str(n)}
-        api.append(with_server(product, f"{backend}-get", lambda s: wrk(s, "get_by_id.lua", args.duration, token, extra_env=env),
-                               lambda s: wrk(s, "get_by_id.lua", 1, token, extra_env=env)))
-        if backend == "postgres":
-            ref.append(pgbench("get_by_id.sql", args.duration, {"n": n}))
-    res["get_by_id"] = median_run(api)
-    if ref:
-        res["pgbench_get_by_id"] = median_run(ref)
-        res["get_by_id"].update(paired_ratio(api, ref))
-    api, ref = [], []
-    for rnd in range(args.rounds):
-        log(f"{backend} N={n}: checked create round {rnd + 1}/{args.rounds}")
-        def create_load(seconds):
-            def load(server):
-                env = {"BENCH_BASE": str(state["create_base_s"]), "BENCH_THREADS": str(THREADS)}
-                out = wrk(server, "create.lua", seconds, token, extra_env=env)
-                # Move past every slot this run could have used (threads may be unbalanced).
-                state["create_base_s"] += (out["requests"] * 2 + 1000) * 4 * 3600
-                return out
-            return load
+    env = {"BENCH_N": str(n)}
+    res.update(alternate(args, f"{backend} N={n}: get-by-id", "get_by_id",
+                         lambda: with_server(product, f"{backend}-get",
+                                             lambda s: wrk(s, "get_by_id.lua", args.duration, token, extra_env=env),
+                                             lambda s: wrk(s, "get_by_id.lua", 1, token, extra_env=env)),
+                         (lambda: pgbench("get_by_id.sql", args.duration, {"n": n})) if backend == "postgres" else None))
 
-        run = with_server(product, f"{backend}-create", create_load(args.duration), create_load(1))
-        api.append(run)
-        if backend == "postgres":
-            ref.append(pgbench("create.sql", args.duration, {"base": PGBENCH_CREATE_BASE_MS}))
-    res["create"] = median_run(api)
-    if ref:
-        res["pgbench_create"] = median_run(ref)
-        res["create"].update(paired_ratio(api, ref))
+    def create_load(seconds):
+        def load(server):
+            env = {"BENCH_BASE": str(state["create_base_s"]), "BENCH_THREADS": str(THREADS)}
+            out = wrk(server, "create.lua", seconds, token, extra_env=env)
+            # Move past every slot this run could have used (threads may be unbalanced).
+            state["create_base_s"] += (out["requests"] * 2 + 1000) * 4 * 3600
+            return out
+        return load
+
+    res.update(alternate(args, f"{backend} N={n}: checked create", "create",
+                         lambda: with_server(product, f"{backend}-create", create_load(args.duration), create_load(1)),
+                         (lambda: pgbench("create.sql", args.duration, {"base": PGBENCH_CREATE_BASE_MS}))
+                         if backend == "postgres" else None))
     res["dashboard"] = dashboard(product)
     return res
+
+
+def alternate(args, label, name, api_run, ref_run):
+    """R rounds of the API load, each followed by its pgbench reference (when there is one):
+    {name: the median API run (with the paired ratio), "pgbench_" + name: the median reference}."""
+    api, ref = [], []
+    for rnd in range(args.rounds):
+        log(f"{label} round {rnd + 1}/{args.rounds}")
+        api.append(api_run())
+        if ref_run:
+            ref.append(ref_run())
+    out = {name: median_run(api)}
+    if ref:
+        out["pgbench_" + name] = median_run(ref)
+        out[name].update(paired_ratio(api, ref))
+    return out
 
 
 def dashboard(product, runs=5):
