@@ -111,14 +111,12 @@ impl Store {
         static DRIVERS: Once = Once::new();
         DRIVERS.call_once(sqlx::any::install_default_drivers);
         let backend = Backend::from_url(url)?;
-        // No ping before every acquire (sqlx's default): it is a full round trip to the
-        // database per query, half the cost of a get-by-id. A connection that died while idle
-        // fails its next statement instead, which is classified as unavailable like any other
-        // lost connection, and sqlx drops it from the pool.
-        let mut pool = AnyPoolOptions::new()
-            .max_connections(options.max_connections)
-            .acquire_timeout(Duration::from_secs(5))
-            .test_before_acquire(false);
+        // The pool pings a connection before lending it (sqlx's default), so writes and other
+        // pool users never start on one that died while idle (a database restart). The hot
+        // single reads skip that round trip: they use the read stash (`reader`), which retries
+        // on another connection instead (`Store::read`).
+        let mut pool =
+            AnyPoolOptions::new().max_connections(options.max_connections).acquire_timeout(Duration::from_secs(5));
         pool = match backend {
             Backend::Sqlite => pool.after_connect(|conn, _| Box::pin(async move { tune_sqlite(conn).await })),
             Backend::Postgres => pool.after_connect(|conn, _| Box::pin(async move { tune_postgres(conn).await })),
@@ -206,11 +204,13 @@ impl Store {
         self.pool.close().await;
     }
 
-    /// Runs one read on a read connection (see `reader`). A connection that sat idle may have
-    /// died meanwhile (a database restart): when the read fails as unavailable on such a one,
-    /// that connection is dropped and the read runs again on the next, at worst a fresh one,
-    /// whose failure is final.
+    /// Runs one read on a read connection (see `reader`). A connection that sat idle — in the
+    /// read stash or in the pool — may have died meanwhile (a database restart, an idle
+    /// timeout): when the read fails as unavailable midway, that connection is dropped and the
+    /// read runs again on another. Each dead connection costs one try, so the tries are bounded
+    /// by how many connections there can be; failing to get a connection at all is final.
     async fn read<T>(&self, read: impl for<'c> Fn(&'c mut AnyConnection) -> BoxFuture<'c, Result<T>>) -> Result<T> {
+        let mut tries = self.readers.capacity() + self.pool.options().get_max_connections() as usize + 1;
         loop {
             let mut conn = self.readers.take(&self.pool).await?;
             match read(&mut conn).await {
@@ -218,7 +218,7 @@ impl Store {
                     conn.done();
                     return Ok(value);
                 }
-                Err(Error::Unavailable(_)) if conn.reused() => continue,
+                Err(Error::Unavailable(_)) if tries > 1 => tries -= 1,
                 Err(err) => return Err(err),
             }
         }

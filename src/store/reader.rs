@@ -50,20 +50,24 @@ impl Stash {
     pub(super) async fn take(self: &Arc<Self>, pool: &AnyPool) -> Result<Reader> {
         if self.capacity == 0 {
             let conn = Conn::Pooled(pool.acquire().await?);
-            return Ok(Reader { conn: Some(conn), stash: Arc::clone(self), permit: None, done: false, reused: false });
+            return Ok(Reader { conn: Some(conn), stash: Arc::clone(self), permit: None, done: false });
         }
         let permit = tokio::time::timeout(ACQUIRE_TIMEOUT, Arc::clone(&self.permits).acquire_owned())
             .await
             .map_err(|_| Error::Unavailable("timed out waiting for a database connection".to_owned()))?
             .map_err(|_| Error::Unavailable("the store is closed".to_owned()))?;
         let idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner).pop();
-        let reused = idle.is_some();
         let conn = match idle {
             Some(conn) => conn,
             None => pool.acquire().await?.detach(),
         };
         let conn = Some(Conn::Detached(conn));
-        Ok(Reader { conn, stash: Arc::clone(self), permit: Some(permit), done: false, reused })
+        Ok(Reader { conn, stash: Arc::clone(self), permit: Some(permit), done: false })
+    }
+
+    /// How many read connections there may be at once.
+    pub(super) fn capacity(&self) -> usize {
+        self.capacity
     }
 
     /// Closes every idle read connection and refuses further reads (before the pool closes).
@@ -88,19 +92,12 @@ pub(super) struct Reader {
     stash: Arc<Stash>,
     permit: Option<OwnedSemaphorePermit>,
     done: bool,
-    /// Whether the connection sat idle since an earlier read.
-    reused: bool,
 }
 
 impl Reader {
     /// The read completed: the connection is idle and may serve the next read.
     pub(super) fn done(&mut self) {
         self.done = true;
-    }
-
-    /// Whether the connection sat idle since an earlier read (and so may have died meanwhile).
-    pub(super) fn reused(&self) -> bool {
-        self.reused
     }
 }
 

@@ -224,3 +224,30 @@ async fn an_import_of_many_batches_writes_every_order_with_its_history() {
     let next = store.create_order(&new_order(Timestamp::from_millis(0), &[123]), "t").await.unwrap();
     assert_eq!(next.id, 1235, "ids continue after the imported ones");
 }
+
+#[tokio::test]
+async fn reads_and_writes_after_the_database_dropped_every_idle_connection_still_succeed() {
+    let db = TestDb::new().await;
+    let store = store_with_orders(&db, 1).await;
+    let order = store.get_order(1).await.unwrap();
+    if db.is_postgres() {
+        // A database restart (or an idle timeout) kills the connections the store keeps idle.
+        let name = db.url.rsplit('/').next().unwrap().split('?').next().unwrap().to_owned();
+        let admin = std::env::var(crate::helpers::PG_ENV).unwrap();
+        let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin).await.unwrap();
+        let killed: Vec<bool> =
+            sqlx::query_scalar("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1")
+                .bind(&name)
+                .fetch_all(&mut conn)
+                .await
+                .unwrap();
+        assert!(!killed.is_empty(), "the store had idle connections to kill");
+    }
+    // On SQLite an embedded file's connections cannot be dropped from outside: every call
+    // below simply reuses an idle connection.
+    assert_eq!(store.list_services().await.unwrap().len(), 3, "pool users get a live connection");
+    store.create_order(&new_order(Timestamp::from_millis(0), &[123]), "t").await.expect("so do writes");
+    assert_eq!(store.history(1).await.unwrap().len(), 1);
+    assert_eq!(store.get_order(1).await.unwrap(), order, "a read retries on another connection");
+    assert_eq!(store.count_orders(&OrderFilter::default()).await.unwrap(), 2);
+}
