@@ -2,11 +2,13 @@
 //! sample catalogue and orders, idempotently). Both create the services records name and keep
 //! the scheduling rule.
 //!
-//! Records are written in batches: one multi-row insert each for orders, their services and
-//! their history, then one index-backed query that finds every order closer than the minimum
-//! gap to any order of the batch. A round trip per batch instead of several per record is what
-//! makes PostgreSQL imports fast; the first bad record is still named exactly as if the records
-//! had been written one by one.
+//! Records are written in batches: multi-row inserts for orders, their services and their
+//! history (a few statements of the same text each, so they run prepared), then one
+//! index-backed query that finds every order closer than the minimum gap to any order of the
+//! batch. A few round trips per batch instead of several per record is what makes PostgreSQL
+//! imports fast, and the next batch is read (and parsed) while the database writes the last
+//! one. The first bad record is still named exactly as if the records had been written one by
+//! one.
 
 use std::collections::{HashMap, HashSet};
 
@@ -20,9 +22,20 @@ use crate::domain::service::name_key;
 use crate::domain::{EventKind, Money, NewOrder, Order, Service, ServiceRef, Timestamp};
 use crate::error::{Error, Result};
 
-/// Records per batch: a few thousand bound values per statement, far under either backend's
-/// limit (SQLite: 32766).
-const BATCH: usize = 500;
+/// Records per batch: each batch is checked with two queries of this many bound ids, far under
+/// either backend's limit (SQLite: 32766).
+const BATCH: usize = 512;
+
+/// Rows per insert statement on PostgreSQL, by table: a few KiB of bound values each (under
+/// `sql::MAX_PAYLOAD` for typical orders), and dividing [`BATCH`] where they can, so that
+/// nearly every statement of an import has the same text and runs prepared. SQLite, in
+/// process, takes each table's rows of a batch in one statement.
+const fn rows_per_statement(backend: Backend, postgres: usize) -> usize {
+    match backend {
+        Backend::Sqlite => 2 * BATCH,
+        Backend::Postgres => postgres,
+    }
+}
 
 /// What an import or a seed wrote.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -132,8 +145,9 @@ impl<'s> Importer<'s> {
         })
     }
 
-    /// Queues one record; a bad one is reported only after the records before it are checked,
-    /// so the error always names the first bad record.
+    /// Queues one record for the next [`Importer::flush`]; a bad one is reported only after
+    /// the records before it are written and checked, so the error always names the first bad
+    /// record.
     async fn add(
         &mut self,
         conn: &mut AnyConnection,
@@ -143,9 +157,6 @@ impl<'s> Importer<'s> {
         match self.prepare(conn, parsed).await {
             Ok(order) => {
                 self.batch.push(Pending { record, order });
-                if self.batch.len() == BATCH {
-                    self.flush(conn).await?;
-                }
                 Ok(())
             }
             Err(error) => {
@@ -179,10 +190,10 @@ impl<'s> Importer<'s> {
             return Ok(());
         }
         let batch = std::mem::take(&mut self.batch);
-        let first_taken = first_taken_id(conn, &batch).await?;
+        let first_taken = first_taken_id(conn, self.store.backend, &batch).await?;
         let (valid, taken) = batch.split_at(first_taken.unwrap_or(batch.len()));
         if !valid.is_empty() {
-            write_orders(conn, valid, self.actor).await.map_err(ImportError::outside)?;
+            write_orders(conn, self.store.backend, valid, self.actor).await.map_err(ImportError::outside)?;
             self.check_gaps(conn, valid).await?;
             self.report.orders += valid.len() as u64;
         }
@@ -204,7 +215,8 @@ impl<'s> Importer<'s> {
             return Ok(());
         }
         let ids: Vec<i64> = batch.iter().map(|p| p.order.id).collect();
-        let mut sql = Sql::new("SELECT n.id, n.datetime, o.id, o.datetime FROM orders n JOIN orders o ");
+        let mut sql =
+            Sql::new(self.store.backend, "SELECT n.id, n.datetime, o.id, o.datetime FROM orders n JOIN orders o ");
         sql.push("ON o.datetime BETWEEN n.datetime - ").bind(gap_ms - 1).push(" AND n.datetime + ").bind(gap_ms - 1);
         sql.push(" AND o.id <> n.id WHERE n.id IN (").bind_list(&ids).push(")");
         let pairs: Vec<(i64, i64, i64, i64)> =
@@ -232,11 +244,25 @@ impl<'s> Importer<'s> {
     }
 }
 
+/// Takes the next [`BATCH`] records (parsing them, when `records` parses as it goes), giving
+/// way after each so that a flush awaiting the database in the same task sends its next
+/// statement as soon as the last one is done.
+async fn read_ahead<T>(records: &mut impl Iterator<Item = T>, into: &mut Vec<T>) {
+    for record in records.by_ref().take(BATCH) {
+        into.push(record);
+        tokio::task::yield_now().await;
+    }
+}
+
 /// The position in `batch` of the first order whose id is already stored or repeats an id
 /// earlier in the batch.
-async fn first_taken_id(conn: &mut AnyConnection, batch: &[Pending]) -> Result<Option<usize>, ImportError> {
+async fn first_taken_id(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    batch: &[Pending],
+) -> Result<Option<usize>, ImportError> {
     let ids: Vec<i64> = batch.iter().map(|p| p.order.id).collect();
-    let mut sql = Sql::new("SELECT id FROM orders WHERE id IN (");
+    let mut sql = Sql::new(backend, "SELECT id FROM orders WHERE id IN (");
     sql.bind_list(&ids).push(")");
     let stored: HashSet<i64> =
         sql.query_scalar().fetch_all(conn).await.map_err(|e| ImportError::outside(e.into()))?.into_iter().collect();
@@ -246,11 +272,22 @@ async fn first_taken_id(conn: &mut AnyConnection, batch: &[Pending]) -> Result<O
 
 /// Inserts orders, their services and their `created` events: a few multi-row statements for
 /// the batch.
-async fn write_orders(conn: &mut AnyConnection, batch: &[Pending], actor: &str) -> Result<()> {
-    let mut orders =
-        Rows::new("INSERT INTO orders (id, datetime, totalfee_cents, version, created_at, updated_at) VALUES ");
-    let mut links = Rows::new("INSERT INTO order_services (order_id, service_id) VALUES ");
-    let mut events = Rows::new("INSERT INTO history (order_id, kind, actor, at, snapshot) VALUES ");
+async fn write_orders(conn: &mut AnyConnection, backend: Backend, batch: &[Pending], actor: &str) -> Result<()> {
+    let mut orders = Rows::new(
+        backend,
+        "INSERT INTO orders (id, datetime, totalfee_cents, version, created_at, updated_at) VALUES ",
+        rows_per_statement(backend, 128),
+    );
+    let mut links = Rows::new(
+        backend,
+        "INSERT INTO order_services (order_id, service_id) VALUES ",
+        rows_per_statement(backend, 256),
+    );
+    let mut events = Rows::new(
+        backend,
+        "INSERT INTO history (order_id, kind, actor, at, snapshot) VALUES ",
+        rows_per_statement(backend, 32),
+    );
     for Pending { order, .. } in batch {
         let row = orders.next_row().bind(order.id).push(", ").bind(order.datetime.millis()).push(", ");
         row.bind(order.totalfee.cents()).push(", 1, ").bind(order.created_at.millis()).push(", ");
@@ -284,10 +321,17 @@ impl Store {
     {
         let mut tx = self.begin_write().await.map_err(ImportError::outside)?;
         let mut importer = Importer::new(self, &mut tx, actor).await.map_err(ImportError::outside)?;
-        for (record, parsed) in records {
-            importer.add(&mut tx, record, parsed).await?;
+        let mut records = records.into_iter();
+        let mut ahead = Vec::with_capacity(BATCH);
+        read_ahead(&mut records, &mut ahead).await;
+        while !ahead.is_empty() {
+            for (record, parsed) in ahead.drain(..) {
+                importer.add(&mut tx, record, parsed).await?;
+            }
+            // The database writes this batch while the next one is parsed.
+            let (flushed, ()) = tokio::join!(importer.flush(&mut tx), read_ahead(&mut records, &mut ahead));
+            flushed?;
         }
-        importer.flush(&mut tx).await?;
         tx.commit().await.map_err(|e| ImportError::outside(e.into()))?;
         self.analyze_after_import().await;
         Ok(importer.report)

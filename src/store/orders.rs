@@ -100,7 +100,7 @@ fn select_by_id(backend: Backend) -> &'static str {
 
 /// Builds the listing query: filters, the keyset position, the order and the limit.
 fn listing(backend: Backend, query: &OrderQuery) -> Sql {
-    let mut sql = Sql::new(select(backend));
+    let mut sql = Sql::new(backend, select(backend));
     let conditions = push_filter(&mut sql, &query.filter);
     if let Some(after) = query.after {
         sql.push(if conditions == 0 { " WHERE " } else { " AND " });
@@ -198,7 +198,7 @@ impl Store {
     /// When the database fails.
     pub async fn count_orders(&self, filter: &OrderFilter) -> Result<i64> {
         self.read(|conn| {
-            let mut sql = Sql::new("SELECT CAST(COUNT(*) AS BIGINT) FROM orders o");
+            let mut sql = Sql::new(self.backend, "SELECT CAST(COUNT(*) AS BIGINT) FROM orders o");
             push_filter(&mut sql, filter);
             Box::pin(async move { Ok(sql.query_scalar::<i64>().fetch_one(conn).await?) })
         })
@@ -220,7 +220,7 @@ impl Store {
     /// The create itself, inside a write transaction the caller commits.
     pub(super) async fn create_in(&self, tx: &mut AnyConnection, new: &NewOrder, actor: &str) -> Result<Order> {
         let service_ids: Vec<i64> = new.services.iter().map(|s| s.id).collect();
-        require_services(tx, &service_ids).await?;
+        require_services(tx, self.backend, &service_ids).await?;
         let datetime = new.datetime.unwrap_or_else(Timestamp::now);
         self.check_gap(tx, datetime, None).await?;
         let id = match new.id {
@@ -247,7 +247,7 @@ impl Store {
     ) -> Result<Order> {
         let mut tx = self.begin_write().await?;
         if let Some(services) = &patch.services {
-            require_services(&mut tx, services).await?;
+            require_services(&mut tx, self.backend, services).await?;
         }
         let current = fetch_current(&mut tx, self.backend, id, if_version).await?;
         let datetime = patch.datetime.unwrap_or(current.datetime);
@@ -264,7 +264,7 @@ impl Store {
         .await?;
         if let Some(services) = &patch.services {
             sqlx::query("DELETE FROM order_services WHERE order_id = $1").bind(id).execute(&mut *tx).await?;
-            insert_order_services(&mut tx, id, services).await?;
+            insert_order_services(&mut tx, self.backend, id, services).await?;
         }
         let order = fetch_order(&mut tx, self.backend, id).await?.ok_or(Error::NotFound { what: "order", id })?;
         append_event(&mut tx, EventKind::Updated, &order, actor).await?;
@@ -330,8 +330,8 @@ pub(super) async fn fetch_order(conn: &mut AnyConnection, backend: Backend, id: 
 }
 
 /// Fails with a field error naming every service id that is not in the catalogue.
-async fn require_services(conn: &mut AnyConnection, ids: &[i64]) -> Result<()> {
-    let mut sql = Sql::new("SELECT id FROM services WHERE id IN (");
+async fn require_services(conn: &mut AnyConnection, backend: Backend, ids: &[i64]) -> Result<()> {
+    let mut sql = Sql::new(backend, "SELECT id FROM services WHERE id IN (");
     sql.bind_list(ids).push(")");
     let found: Vec<i64> = sql.query_scalar().fetch_all(conn).await?;
     let missing: Vec<String> = ids.iter().filter(|id| !found.contains(id)).map(ToString::to_string).collect();
@@ -375,12 +375,17 @@ async fn insert_order(
     .map_err(|e| {
         if super::is_unique_violation(&e) { Error::Duplicate(format!("order {id} already exists")) } else { e.into() }
     })?;
-    insert_order_services(conn, id, services).await?;
+    insert_order_services(conn, backend, id, services).await?;
     fetch_order(conn, backend, id).await?.ok_or(Error::NotFound { what: "order", id })
 }
 
-async fn insert_order_services(conn: &mut AnyConnection, order_id: i64, services: &[i64]) -> Result<()> {
-    let mut sql = Sql::new("INSERT INTO order_services (order_id, service_id) VALUES ");
+async fn insert_order_services(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    order_id: i64,
+    services: &[i64],
+) -> Result<()> {
+    let mut sql = Sql::new(backend, "INSERT INTO order_services (order_id, service_id) VALUES ");
     for (i, service) in services.iter().enumerate() {
         sql.push(if i == 0 { "(" } else { ", (" }).bind(order_id).push(", ").bind(*service).push(")");
     }
