@@ -257,7 +257,27 @@ def prepare(backend, n, data, workdir):
     product.run("migrate")
     secs, _ = timed([str(BIN), "import", str(data)], env=product.env, cwd=workdir, stdout=subprocess.DEVNULL,
                     stderr=subprocess.PIPE)
-    return product, {"seconds": round(secs, 2), "orders_per_s": round(n / secs)}
+    imported = {"seconds": round(secs, 2), "orders_per_s": round(n / secs)}
+    if backend == "postgres":
+        floor = import_floor(n, workdir)
+        imported.update(floor_seconds=floor, floor_orders_per_s=round(n / floor),
+                        ratio_to_floor=round(floor / secs, 2))
+    return product, imported
+
+
+def import_floor(n, workdir):
+    """Seconds PostgreSQL itself takes to write the rows of N imported orders (bench/sql/
+    import_floor.sql) into a freshly migrated database beside the benchmark's."""
+    db = PG_DB + "_floor"
+    psql("postgres", f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+    psql("postgres", f"CREATE DATABASE {db}")
+    try:
+        Product(f"postgres://{PG_USER}@{PG_HOST}:5432/{db}", workdir).run("migrate")
+        secs, _ = timed(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-v", f"n={n}", "-h", PG_HOST, "-U", PG_USER,
+                         "-d", db, "-f", str(BENCH / "sql" / "import_floor.sql")], stdout=subprocess.DEVNULL)
+    finally:
+        psql("postgres", f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+    return round(secs, 2)
 
 
 def psql(db, sql, stdout=subprocess.PIPE):
@@ -482,7 +502,9 @@ def table(results):
             if "error" in r:
                 row(n, backend, "ERROR", "", r["error"][:60])
                 continue
-            row(n, backend, "import", r["import"]["orders_per_s"], "orders/s")
+            i = r["import"]
+            row(n, backend, "import", i["orders_per_s"], "orders/s", None,
+                f"floor {i['floor_orders_per_s']}/s" if "floor_orders_per_s" in i else "", fmt(i.get("ratio_to_floor")))
             row(n, backend, "export", r["export"]["orders_per_s"], "orders/s")
             s = r["stream"]
             row(n, backend, "GET /orders (stream)", s["seconds"], "s", s,
