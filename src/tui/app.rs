@@ -122,6 +122,10 @@ pub struct App {
     pub busy: usize,
     /// Bumped on every reload, so late pages of an older one are ignored.
     pub generation: u64,
+    /// The reload whose count `total` shows or awaits: counts of older filters are ignored.
+    pub counting: u64,
+    /// The reload whose rows the table shows.
+    pub shown: u64,
     /// A form set aside to look at a conflicting order; `n` (or `e` on its order) brings it back.
     pub draft: Option<Box<Form>>,
     /// Table rows that fit on screen.
@@ -296,6 +300,8 @@ impl App {
             service_selected: 0,
             status: None,
             busy: 0,
+            counting: 0,
+            shown: 0,
             generation: 0,
             draft: None,
             height: 10,
@@ -332,21 +338,34 @@ impl App {
         matches!(self.mode, Mode::Filter(_) | Mode::Jump(_) | Mode::ServiceName { .. } | Mode::Form(_))
     }
 
-    /// The reload effects for the current filter and sort (a new generation).
+    /// The reload effects for the current filter and sort (a new generation): the rows around
+    /// `anchor`, and their count.
     pub fn reload(&mut self, anchor: Anchor, select: Option<i64>) -> Vec<Effect> {
+        let load = self.load(anchor, select);
+        self.counting = self.generation;
+        vec![load, Effect::Count { generation: self.counting, filter: self.filter.store.clone() }]
+    }
+
+    /// To either end of the same orders (Home, End): new rows, but the count stands — only the
+    /// filter decides it — so none is asked for again. On 1M orders on PostgreSQL, End waited
+    /// ~130 ms for a count it did not need.
+    pub fn jump(&mut self, anchor: Anchor) -> Vec<Effect> {
+        vec![self.load(anchor, None)]
+    }
+
+    /// The rows around `anchor` for the current filter and sort, as a new generation.
+    fn load(&mut self, anchor: Anchor, select: Option<i64>) -> Effect {
         self.generation += 1;
-        let (generation, filter) = (self.generation, self.filter.store.clone());
         let rows = u32::try_from(self.height).unwrap_or(50).max(20) * 3;
-        let load = Effect::Load {
-            generation,
-            filter: filter.clone(),
+        Effect::Load {
+            generation: self.generation,
+            filter: self.filter.store.clone(),
             id: self.filter.id,
             sort: self.sort,
             anchor,
             select,
             rows,
-        };
-        vec![load, Effect::Count { generation, filter }]
+        }
     }
 
     /// The selected service.

@@ -31,7 +31,9 @@ impl Measure {
     }
 
     /// Called after every frame: the key to press next (End once orders show, then quit once
-    /// the last order is on screen with nothing left loading).
+    /// the last order is on screen from End's own rows, with no page of them left loading).
+    /// Work End did not ask for — the first count of the orders, started with the first
+    /// page — is not End's latency.
     pub fn after_frame(&mut self, app: &App) -> Option<Action> {
         let orders = &app.orders;
         if self.first_frame.is_none() {
@@ -42,7 +44,8 @@ impl Measure {
             self.end_pressed = Some(Instant::now());
             return Some(Action::Command(Command::End));
         }
-        let at_last = orders.at_end && orders.selected + 1 == orders.rows.len() && app.busy == 0;
+        let rows_final = app.shown == app.generation && orders.pending == [false; 2];
+        let at_last = orders.at_end && orders.selected + 1 == orders.rows.len() && rows_final;
         match (self.end, self.end_pressed) {
             (None, Some(pressed)) if at_last => {
                 self.end = Some(pressed.elapsed());
@@ -72,14 +75,18 @@ mod tests {
     }
 
     #[test]
-    fn end_is_pressed_once_orders_show_and_quit_once_the_last_one_is_selected() {
+    fn end_is_pressed_once_orders_show_and_quit_once_ends_rows_show_the_last_one_selected() {
         let mut app = App::new(true, Zone::Utc, Theme::from_env());
         let mut measure = measuring();
         assert!(measure.after_frame(&app).is_none(), "nothing to time on a frame without orders");
         app.orders.rows = vec![order(1, 0), order(2, 1)];
         assert!(matches!(measure.after_frame(&app), Some(Action::Command(Command::End))));
         assert!(measure.after_frame(&app).is_none(), "the last order is not selected yet");
-        (app.orders.selected, app.orders.at_end, app.busy) = (1, true, 0);
+        app.generation += 1; // End's reload
+        (app.orders.selected, app.orders.at_end) = (1, true);
+        assert!(measure.after_frame(&app).is_none(), "the rows on screen are not End's yet");
+        app.shown = app.generation;
+        app.busy = 1; // the first count, still on its way, is not End's
         assert!(matches!(measure.after_frame(&app), Some(Action::Command(Command::Quit))));
         let report = measure.report();
         assert!(report.starts_with("first_frame_ms=") && !report.contains("none"), "{report}");

@@ -30,7 +30,7 @@ pub fn apply(app: &mut App, result: Action) -> Vec<Effect> {
         },
         Action::Counted(generation, result) => {
             match result {
-                Ok(total) if generation == app.generation => app.total = Some(total),
+                Ok(total) if generation == app.counting => app.total = Some(total),
                 Ok(_) => {}
                 Err(error) => app.status = Some(failure(&error)),
             }

@@ -92,13 +92,31 @@ fn moving_near_the_end_of_a_partial_window_fetches_the_next_page_by_keyset() {
 }
 
 #[test]
-fn home_and_end_reload_from_either_end_of_the_sort() {
+fn home_and_end_reload_from_either_end_of_the_sort_without_counting_again() {
     let mut app = app_with(3, 80, 24, false);
-    assert!(matches!(
-        &press(&mut app, KeyCode::End)[..],
-        [Effect::Load { anchor: Anchor::End, .. }, Effect::Count { .. }]
-    ));
-    assert!(matches!(&press(&mut app, KeyCode::Char('g'))[..], [Effect::Load { anchor: Anchor::Start, .. }, _]));
+    assert!(matches!(&press(&mut app, KeyCode::End)[..], [Effect::Load { anchor: Anchor::End, .. }]));
+    assert!(matches!(&press(&mut app, KeyCode::Char('g'))[..], [Effect::Load { anchor: Anchor::Start, .. }]));
+    assert_eq!(app.total, Some(3));
+}
+
+#[test]
+fn a_count_still_on_its_way_when_end_is_pressed_shows_when_it_arrives() {
+    let mut app = App::new(false, Zone::Utc, Theme::mono());
+    let effects = app.start();
+    let Some(Effect::Count { generation, .. }) = effects.iter().find(|e| matches!(e, Effect::Count { .. })).cloned()
+    else {
+        panic!("the first effects count the orders: {effects:?}");
+    };
+    update(&mut app, Action::Services(Ok(catalogue())));
+    press(&mut app, KeyCode::End);
+    update(&mut app, Action::Counted(generation, Ok(1_000_000)));
+    assert_eq!(app.total, Some(1_000_000));
+    // A count for an older filter is still ignored.
+    press(&mut app, KeyCode::Char('/'));
+    type_text(&mut app, "testing");
+    press(&mut app, KeyCode::Enter);
+    update(&mut app, Action::Counted(generation, Ok(7)));
+    assert_eq!(app.total, None);
 }
 
 #[test]

@@ -62,8 +62,8 @@ fn browse(app: &mut App, command: Command) -> Vec<Effect> {
         Command::Up => return move_by(app, -1),
         Command::PageDown => return move_by(app, page),
         Command::PageUp => return move_by(app, -page),
-        Command::Home if app.tab == Tab::Orders => return app.reload(Anchor::Start, None),
-        Command::End if app.tab == Tab::Orders => return app.reload(Anchor::End, None),
+        Command::Home if app.tab == Tab::Orders => return app.jump(Anchor::Start),
+        Command::End if app.tab == Tab::Orders => return app.jump(Anchor::End),
         Command::Home => app.service_selected = 0,
         Command::End => app.service_selected = app.services.len().saturating_sub(1),
         Command::Refresh => return refresh(app),
@@ -220,6 +220,7 @@ pub fn loaded(app: &mut App, generation: u64, result: Result<Loaded, Error>) {
         Ok(loaded) => {
             let edges = (loaded.at_start, loaded.at_end);
             app.orders.replace(loaded.rows, edges, loaded.select, loaded.fallback, app.height);
+            app.shown = generation;
             if app.status.as_ref().is_some_and(|s| s.error) {
                 app.status = None; // the database answers again
             }
