@@ -189,11 +189,18 @@ impl<'s> Importer<'s> {
         if self.batch.is_empty() {
             return Ok(());
         }
+        let (backend, actor) = (self.store.backend, self.actor);
         let batch = std::mem::take(&mut self.batch);
-        let first_taken = first_taken_id(conn, self.store.backend, &batch).await?;
-        let (valid, taken) = batch.split_at(first_taken.unwrap_or(batch.len()));
+        // The database looks for taken ids while the batch's inserts are built (the query is
+        // sent first), then writes what comes before the first taken one: nearly always all.
+        let (first_taken, inserts) =
+            tokio::join!(biased; first_taken_id(conn, backend, &batch), async { inserts(backend, &batch, actor) });
+        let (valid, taken) = batch.split_at(first_taken?.unwrap_or(batch.len()));
         if !valid.is_empty() {
-            write_orders(conn, self.store.backend, valid, self.actor).await.map_err(ImportError::outside)?;
+            let inserts = if taken.is_empty() { inserts } else { self::inserts(backend, valid, actor) };
+            for statement in inserts.map_err(ImportError::outside)? {
+                statement.query().execute(&mut *conn).await.map_err(|e| ImportError::outside(e.into()))?;
+            }
             self.check_gaps(conn, valid).await?;
             self.report.orders += valid.len() as u64;
         }
@@ -270,9 +277,9 @@ async fn first_taken_id(
     Ok(batch.iter().position(|p| stored.contains(&p.order.id) || !seen.insert(p.order.id)))
 }
 
-/// Inserts orders, their services and their `created` events: a few multi-row statements for
-/// the batch.
-async fn write_orders(conn: &mut AnyConnection, backend: Backend, batch: &[Pending], actor: &str) -> Result<()> {
+/// The statements that insert orders, their services and their `created` events: a few
+/// multi-row statements for the batch.
+fn inserts(backend: Backend, batch: &[Pending], actor: &str) -> Result<Vec<Sql>> {
     let mut orders = Rows::new(
         backend,
         "INSERT INTO orders (id, datetime, totalfee_cents, version, created_at, updated_at) VALUES ",
@@ -299,10 +306,7 @@ async fn write_orders(conn: &mut AnyConnection, backend: Backend, batch: &[Pendi
         let row = events.next_row().bind(order.id).push(", ").bind_text(EventKind::Created.as_str()).push(", ");
         row.bind_text(actor).push(", ").bind(order.created_at.millis()).push(", ").bind_text(&snapshot).push(")");
     }
-    for statement in [orders, links, events].into_iter().flat_map(Rows::into_statements) {
-        statement.query().execute(&mut *conn).await?;
-    }
-    Ok(())
+    Ok([orders, links, events].into_iter().flat_map(Rows::into_statements).collect())
 }
 
 impl Store {
@@ -329,7 +333,7 @@ impl Store {
                 importer.add(&mut tx, record, parsed).await?;
             }
             // The database writes this batch while the next one is parsed.
-            let (flushed, ()) = tokio::join!(importer.flush(&mut tx), read_ahead(&mut records, &mut ahead));
+            let (flushed, ()) = tokio::join!(biased; importer.flush(&mut tx), read_ahead(&mut records, &mut ahead));
             flushed?;
         }
         tx.commit().await.map_err(|e| ImportError::outside(e.into()))?;
