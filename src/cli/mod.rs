@@ -38,9 +38,39 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
-/// The script commands.
+/// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// The commands that work on the store (run by `records::run`).
+    #[command(flatten)]
+    Records(RecordCommand),
+    /// Serve the JSON HTTP API until SIGINT or SIGTERM.
+    Serve {
+        /// Listen on HOST:PORT (default: server.addr; port 0 picks a free one).
+        #[arg(long, value_name = "HOST:PORT")]
+        addr: Option<String>,
+    },
+    /// Mint or revoke API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Print shell completions.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the effective configuration (secrets redacted).
+    Config,
+    /// Open the terminal dashboard (the default with no command).
+    Tui {
+        /// Browse only: no create, edit or delete.
+        #[arg(long)]
+        read_only: bool,
+    },
+}
+
+/// The script commands that open the store, run one thing on it and close it.
+#[derive(Debug, Subcommand)]
+pub enum RecordCommand {
     /// Apply pending database migrations (also done automatically at start).
     Migrate,
     /// Load the sample catalogue and orders (idempotent).
@@ -84,28 +114,6 @@ pub enum Command {
     Import {
         /// File to read, or - for standard input.
         file: PathBuf,
-    },
-    /// Serve the JSON HTTP API until SIGINT or SIGTERM.
-    Serve {
-        /// Listen on HOST:PORT (default: server.addr; port 0 picks a free one).
-        #[arg(long, value_name = "HOST:PORT")]
-        addr: Option<String>,
-    },
-    /// Mint or revoke API tokens.
-    #[command(subcommand)]
-    Token(TokenCommand),
-    /// Print shell completions.
-    Completions {
-        /// The shell.
-        shell: clap_complete::Shell,
-    },
-    /// Print the effective configuration (secrets redacted).
-    Config,
-    /// Open the terminal dashboard (the default with no command).
-    Tui {
-        /// Browse only: no create, edit or delete.
-        #[arg(long)]
-        read_only: bool,
     },
 }
 
@@ -293,7 +301,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Serve { addr } => serve::run(&config, addr.as_deref()).await,
         Command::Token(command) => token::run(&config, command).await,
-        command => {
+        Command::Records(command) => {
             let store = open_store_for_command(&config).await?;
             let result = records::run(&store, command).await;
             store.close().await;

@@ -4,7 +4,7 @@
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 
 use super::output::{self, Format};
-use super::{Command, CreateArgs, ListArgs, ServicesCommand, UpdateArgs, UsageError, local_actor};
+use super::{CreateArgs, ListArgs, RecordCommand, ServicesCommand, UpdateArgs, UsageError, local_actor};
 use crate::domain::input::service_ids_from_text;
 use crate::domain::{FieldError, Money, NewOrder, OrderFilter, OrderPatch, ServiceRef, Timestamp, parse_id};
 use crate::error::Error;
@@ -14,24 +14,26 @@ use crate::store::{OrderQuery, Store};
 ///
 /// # Errors
 /// Whatever the command failed with.
-pub async fn run(store: &Store, command: Command) -> anyhow::Result<()> {
+pub async fn run(store: &Store, command: RecordCommand) -> anyhow::Result<()> {
     match command {
-        Command::Migrate => {
+        RecordCommand::Migrate => {
             store.migrate().await?;
             eprintln!("orders: migrations applied");
         }
-        Command::Seed => {
+        RecordCommand::Seed => {
             let report = store.seed(&local_actor("cli")).await?;
             eprintln!("orders: sample loaded ({} services and {} orders added)", report.services, report.orders);
         }
-        Command::List(args) => list(store, args).await?,
-        Command::Get { id, output } => output::print_one(output.format(), &store.get_order(id_arg("id", &id)?).await?)?,
-        Command::History { id, output } => {
+        RecordCommand::List(args) => list(store, args).await?,
+        RecordCommand::Get { id, output } => {
+            output::print_one(output.format(), &store.get_order(id_arg("id", &id)?).await?)?
+        }
+        RecordCommand::History { id, output } => {
             output::print_all(output.format(), &store.history(id_arg("id", &id)?).await?)?;
         }
-        Command::Create(args) => create(store, args).await?,
-        Command::Update(args) => update(store, args).await?,
-        Command::Delete { id, yes } => {
+        RecordCommand::Create(args) => create(store, args).await?,
+        RecordCommand::Update(args) => update(store, args).await?,
+        RecordCommand::Delete { id, yes } => {
             let id = id_arg("id", &id)?;
             let order = store.get_order(id).await?;
             let services: Vec<&str> = order.services.iter().map(|s| s.name.as_str()).collect();
@@ -42,16 +44,9 @@ pub async fn run(store: &Store, command: Command) -> anyhow::Result<()> {
             store.delete_order(id, Some(order.version), &local_actor("cli")).await?;
             eprintln!("orders: deleted order {id}");
         }
-        Command::Services(command) => services(store, command).await?,
-        Command::Export => export(store).await?,
-        Command::Import { file } => super::import::run(store, &file).await?,
-        Command::Completions { .. }
-        | Command::Config
-        | Command::Serve { .. }
-        | Command::Token(_)
-        | Command::Tui { .. } => {
-            unreachable!("handled before the store opens")
-        }
+        RecordCommand::Services(command) => services(store, command).await?,
+        RecordCommand::Export => export(store).await?,
+        RecordCommand::Import { file } => super::import::run(store, &file).await?,
     }
     Ok(())
 }
