@@ -10,8 +10,14 @@ use super::Timestamp;
 /// The half-open window of instants that conflict with `at`: (at − gap, at + gap), as
 /// inclusive millisecond bounds `[low, high]`. `None` when the rule is disabled (`gap` = 0).
 pub fn conflict_window(at: Timestamp, gap: Duration) -> Option<(i64, i64)> {
+    conflict_reach(gap).map(|reach| (at.millis().saturating_sub(reach), at.millis().saturating_add(reach)))
+}
+
+/// How far, in milliseconds either way, an instant conflicts with others: gap − 1 ms. `None`
+/// when the rule is disabled (`gap` = 0).
+pub fn conflict_reach(gap: Duration) -> Option<i64> {
     let gap_ms = i64::try_from(gap.as_millis()).unwrap_or(i64::MAX);
-    (gap_ms > 0).then(|| (at.millis().saturating_sub(gap_ms - 1), at.millis().saturating_add(gap_ms - 1)))
+    (gap_ms > 0).then(|| gap_ms - 1)
 }
 
 /// Whether two instants are too close under `gap` (exactly `gap` apart is allowed).

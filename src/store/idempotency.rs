@@ -51,7 +51,7 @@ pub struct Remembered {
 #[derive(Debug, Clone)]
 pub enum CreateOnce {
     /// It created the order; this response is now remembered.
-    Created(Order, StoredResponse),
+    Created(StoredResponse),
     /// The key was already used: nothing was written.
     Replayed(Remembered),
 }
@@ -119,8 +119,11 @@ impl Store {
     /// # Errors
     /// When the database fails.
     pub async fn find_idempotency_key(&self, subject: &str, key: &str) -> Result<Option<Remembered>> {
-        let mut conn = self.pool.acquire().await?;
-        find(&mut conn, subject, key).await
+        self.read(|conn| {
+            let (subject, key) = (subject.to_owned(), key.to_owned());
+            Box::pin(async move { find(conn, &subject, &key).await })
+        })
+        .await
     }
 
     /// Remembers `response` for `key` unless the key is already taken; returns what was
@@ -163,6 +166,6 @@ impl Store {
         let response = respond(&order);
         insert(&mut tx, key, &response).await?;
         tx.commit().await?;
-        Ok(CreateOnce::Created(order, response))
+        Ok(CreateOnce::Created(response))
     }
 }

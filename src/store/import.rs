@@ -18,6 +18,7 @@ use super::orders::next_order_id;
 use super::services::insert_service;
 use super::sql::{Rows, Sql};
 use super::{Backend, Store};
+use crate::domain::schedule;
 use crate::domain::service::name_key;
 use crate::domain::{EventKind, Money, NewOrder, Order, Service, ServiceRef, Timestamp};
 use crate::error::{Error, Result};
@@ -58,8 +59,8 @@ pub struct ImportError {
 }
 
 impl ImportError {
-    fn at(record: usize) -> impl FnOnce(Error) -> Self {
-        move |error| Self { record: Some(record), error }
+    fn at(record: usize, error: Error) -> Self {
+        Self { record: Some(record), error }
     }
 
     fn outside(error: Error) -> Self {
@@ -161,7 +162,7 @@ impl<'s> Importer<'s> {
             }
             Err(error) => {
                 self.flush(conn).await?;
-                Err(ImportError { record: Some(record), error })
+                Err(ImportError::at(record, error))
             }
         }
     }
@@ -193,11 +194,10 @@ impl<'s> Importer<'s> {
         let batch = std::mem::take(&mut self.batch);
         // The database looks for taken ids while the batch's inserts are built (the query is
         // sent first), then writes what comes before the first taken one: nearly always all.
-        let (first_taken, inserts) =
-            tokio::join!(biased; first_taken_id(conn, backend, &batch), async { inserts(backend, &batch, actor) });
+        let (first_taken, inserts) = tokio::join!(biased; first_taken_id(conn, backend, &batch), async { insert_statements(backend, &batch, actor) });
         let (valid, taken) = batch.split_at(first_taken?.unwrap_or(batch.len()));
         if !valid.is_empty() {
-            let inserts = if taken.is_empty() { inserts } else { self::inserts(backend, valid, actor) };
+            let inserts = if taken.is_empty() { inserts } else { insert_statements(backend, valid, actor) };
             for statement in inserts.map_err(ImportError::outside)? {
                 statement.query().execute(&mut *conn).await.map_err(|e| ImportError::outside(e.into()))?;
             }
@@ -205,10 +205,10 @@ impl<'s> Importer<'s> {
             self.report.orders += valid.len() as u64;
         }
         match taken.first() {
-            Some(pending) => Err(ImportError::at(pending.record)(Error::Duplicate(format!(
-                "order {} already exists",
-                pending.order.id
-            )))),
+            Some(pending) => Err(ImportError::at(
+                pending.record,
+                Error::Duplicate(format!("order {} already exists", pending.order.id)),
+            )),
             None => Ok(()),
         }
     }
@@ -217,14 +217,13 @@ impl<'s> Importer<'s> {
     /// one order of the batch. The later of the two (in input order; stored orders come first)
     /// is the bad record, and the nearest earlier order is the one named.
     async fn check_gaps(&self, conn: &mut AnyConnection, batch: &[Pending]) -> Result<(), ImportError> {
-        let gap_ms = i64::try_from(self.store.min_gap.as_millis()).unwrap_or(i64::MAX);
-        if gap_ms == 0 {
+        let Some(reach) = schedule::conflict_reach(self.store.min_gap) else {
             return Ok(());
-        }
+        };
         let ids: Vec<i64> = batch.iter().map(|p| p.order.id).collect();
         let mut sql =
             Sql::new(self.store.backend, "SELECT n.id, n.datetime, o.id, o.datetime FROM orders n JOIN orders o ");
-        sql.push("ON o.datetime BETWEEN n.datetime - ").bind(gap_ms - 1).push(" AND n.datetime + ").bind(gap_ms - 1);
+        sql.push("ON o.datetime BETWEEN n.datetime - ").bind(reach).push(" AND n.datetime + ").bind(reach);
         sql.push(" AND o.id <> n.id WHERE n.id IN (").bind_list(&ids).push(")");
         let pairs: Vec<(i64, i64, i64, i64)> =
             sql.query_as().fetch_all(&mut *conn).await.map_err(|e| ImportError::outside(e.into()))?;
@@ -241,12 +240,15 @@ impl<'s> Importer<'s> {
             .min();
         match worst {
             None => Ok(()),
-            Some((record, _, conflicting_id, at, datetime)) => Err(ImportError::at(record)(Error::Schedule {
-                conflicting_id,
-                conflicting_datetime: Timestamp::from_millis(at),
-                datetime: Timestamp::from_millis(datetime),
-                min_gap: self.store.min_gap,
-            })),
+            Some((record, _, conflicting_id, at, datetime)) => Err(ImportError::at(
+                record,
+                Error::Schedule {
+                    conflicting_id,
+                    conflicting_datetime: Timestamp::from_millis(at),
+                    datetime: Timestamp::from_millis(datetime),
+                    min_gap: self.store.min_gap,
+                },
+            )),
         }
     }
 }
@@ -279,7 +281,7 @@ async fn first_taken_id(
 
 /// The statements that insert orders, their services and their `created` events: a few
 /// multi-row statements for the batch.
-fn inserts(backend: Backend, batch: &[Pending], actor: &str) -> Result<Vec<Sql>> {
+fn insert_statements(backend: Backend, batch: &[Pending], actor: &str) -> Result<Vec<Sql>> {
     let mut orders = Rows::new(
         backend,
         "INSERT INTO orders (id, datetime, totalfee_cents, version, created_at, updated_at) VALUES ",

@@ -118,7 +118,7 @@ impl Store {
         // single reads skip that round trip: they use the read stash (`reader`), which retries
         // on another connection instead (`Store::read`).
         let mut pool =
-            AnyPoolOptions::new().max_connections(options.max_connections).acquire_timeout(Duration::from_secs(5));
+            AnyPoolOptions::new().max_connections(options.max_connections).acquire_timeout(reader::ACQUIRE_TIMEOUT);
         pool = match backend {
             Backend::Sqlite => pool.after_connect(|conn, _| Box::pin(async move { tune_sqlite(conn).await })),
             Backend::Postgres => pool.after_connect(|conn, _| Box::pin(async move { tune_postgres(conn).await })),
@@ -405,5 +405,32 @@ mod tests {
         assert!(!is_unavailable_code(Some("23505")));
         assert!(!is_unavailable_code(Some("2067")));
         assert!(!is_unavailable_code(None));
+        let cut = sqlx::Error::Protocol("connection closed during the handshake".into());
+        assert!(matches!(Error::from(cut), Error::Unavailable(_)));
+    }
+
+    #[tokio::test]
+    async fn a_read_that_found_its_connection_dead_runs_again_and_other_failures_are_final() {
+        use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+        let options = StoreOptions { max_connections: 2, auto_migrate: false, min_gap: Duration::ZERO };
+        let store = Store::connect("sqlite::memory:", &options).await.unwrap();
+        let calls = AtomicUsize::new(0);
+        let value = store
+            .read(|_| {
+                let call = calls.fetch_add(1, SeqCst);
+                Box::pin(async move { if call == 0 { Err(Error::Unavailable("gone".to_owned())) } else { Ok(call) } })
+            })
+            .await
+            .unwrap();
+        assert_eq!((value, calls.load(SeqCst)), (1, 2));
+        calls.store(0, SeqCst);
+        let failed = store
+            .read(|_| {
+                calls.fetch_add(1, SeqCst);
+                Box::pin(async { Err::<(), _>(Error::Internal("a bad statement".to_owned())) })
+            })
+            .await;
+        assert!(matches!(failed, Err(Error::Internal(_))));
+        assert_eq!(calls.load(SeqCst), 1, "only a dead connection is worth another try");
     }
 }

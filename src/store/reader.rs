@@ -20,8 +20,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::error::{Error, Result};
 
-/// How long a read waits for a connection, as the pool's acquire timeout.
-const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a read waits for a connection; the pool's acquire timeout too.
+pub(super) const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The read connections: `capacity` permits, and the idle connections.
 pub(super) struct Stash {

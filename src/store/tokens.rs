@@ -86,7 +86,8 @@ impl Store {
             tracing::warn!(subject = %row.subject, "refresh token reused: its family is revoked");
             return Err(refused());
         }
-        if row.revoked_at.is_some() || row.used_at.is_some() || row.expires_at <= now {
+        // A used token that is not revoked was handled above as a reuse.
+        if row.revoked_at.is_some() || row.expires_at <= now {
             return Err(refused());
         }
         sqlx::query("UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2")
