@@ -341,23 +341,20 @@ impl App {
     /// The reload effects for the current filter and sort (a new generation): the rows around
     /// `anchor`, and their count.
     pub fn reload(&mut self, anchor: Anchor, select: Option<i64>) -> Vec<Effect> {
-        let load = self.load(anchor, select);
+        let mut effects = self.reload_rows(anchor, select);
         self.counting = self.generation;
-        vec![load, Effect::Count { generation: self.counting, filter: self.filter.store.clone() }]
+        effects.push(Effect::Count { generation: self.counting, filter: self.filter.store.clone() });
+        effects
     }
 
-    /// To either end of the same orders (Home, End): new rows, but the count stands — only the
-    /// filter decides it — so none is asked for again. On 1M orders on PostgreSQL, End waited
-    /// ~130 ms for a count it did not need.
-    pub fn jump(&mut self, anchor: Anchor) -> Vec<Effect> {
-        vec![self.load(anchor, None)]
-    }
-
-    /// The rows around `anchor` for the current filter and sort, as a new generation.
-    fn load(&mut self, anchor: Anchor, select: Option<i64>) -> Effect {
+    /// The rows around `anchor` for the current filter and sort, as a new generation, without
+    /// counting them again: for Home and End (only the filter decides the count; on 1M orders on
+    /// PostgreSQL, End waited ~130 ms for a count it did not need) and the periodic refresh
+    /// between two counts.
+    pub fn reload_rows(&mut self, anchor: Anchor, select: Option<i64>) -> Vec<Effect> {
         self.generation += 1;
         let rows = u32::try_from(self.height).unwrap_or(50).max(20) * 3;
-        Effect::Load {
+        vec![Effect::Load {
             generation: self.generation,
             filter: self.filter.store.clone(),
             id: self.filter.id,
@@ -365,7 +362,7 @@ impl App {
             anchor,
             select,
             rows,
-        }
+        }]
     }
 
     /// The selected service.

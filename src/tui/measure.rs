@@ -22,12 +22,12 @@ pub struct Measure {
 impl Measure {
     /// A measurement starting now, when the environment asks for one.
     pub fn from_env() -> Option<Self> {
-        (std::env::var(ENV).as_deref() == Ok("1")).then(|| Self {
-            start: Instant::now(),
-            first_frame: None,
-            end_pressed: None,
-            end: None,
-        })
+        (std::env::var(ENV).as_deref() == Ok("1")).then(Self::new)
+    }
+
+    /// A measurement starting now.
+    fn new() -> Self {
+        Self { start: Instant::now(), first_frame: None, end_pressed: None, end: None }
     }
 
     /// Called after every frame: the key to press next (End once orders show, then quit once
@@ -70,14 +70,10 @@ mod tests {
     use crate::tui::text::Zone;
     use crate::tui::theme::Theme;
 
-    fn measuring() -> Measure {
-        Measure { start: Instant::now(), first_frame: None, end_pressed: None, end: None }
-    }
-
     #[test]
     fn end_is_pressed_once_orders_show_and_quit_once_ends_rows_show_the_last_one_selected() {
         let mut app = App::new(true, Zone::Utc, Theme::from_env());
-        let mut measure = measuring();
+        let mut measure = Measure::new();
         assert!(measure.after_frame(&app).is_none(), "nothing to time on a frame without orders");
         app.orders.rows = vec![order(1, 0), order(2, 1)];
         assert!(matches!(measure.after_frame(&app), Some(Action::Command(Command::End))));

@@ -227,11 +227,17 @@ fn sorting_and_refreshing_reload_around_the_selected_order() {
     press(&mut app, KeyCode::Char('j'));
     let effects = press(&mut app, KeyCode::Char('s'));
     assert!(effects.iter().any(|e| matches!(e, Effect::Load { select: Some(224), anchor: Anchor::Around(_), .. })));
+    let Some(&Effect::Count { generation: sorted, .. }) = effects.iter().find(|e| matches!(e, Effect::Count { .. }))
+    else {
+        panic!("a new sort counts the orders: {effects:?}");
+    };
     app.busy = 0;
     let effects = update(&mut app, Action::Tick);
     assert!(effects.iter().any(|e| matches!(e, Effect::Load { select: Some(224), .. })));
     assert!(update(&mut app, Action::Tick).is_empty(), "no refresh piles onto one in flight");
     assert!(!effects.iter().any(|e| matches!(e, Effect::Count { .. })), "ticks count only now and then");
+    update(&mut app, Action::Counted(sorted, Ok(5)));
+    assert_eq!(app.total, Some(5), "a tick that did not count leaves the count asked for before it");
 }
 
 #[test]

@@ -62,8 +62,8 @@ fn browse(app: &mut App, command: Command) -> Vec<Effect> {
         Command::Up => return move_by(app, -1),
         Command::PageDown => return move_by(app, page),
         Command::PageUp => return move_by(app, -page),
-        Command::Home if app.tab == Tab::Orders => return app.jump(Anchor::Start),
-        Command::End if app.tab == Tab::Orders => return app.jump(Anchor::End),
+        Command::Home if app.tab == Tab::Orders => return app.reload_rows(Anchor::Start, None),
+        Command::End if app.tab == Tab::Orders => return app.reload_rows(Anchor::End, None),
         Command::Home => app.service_selected = 0,
         Command::End => app.service_selected = app.services.len().saturating_sub(1),
         Command::Refresh => return refresh(app),
@@ -148,12 +148,17 @@ pub fn pages_wanted(app: &mut App) -> Vec<Effect> {
 
 /// Reloads around the selected order, keeping it selected.
 pub fn refresh(app: &mut App) -> Vec<Effect> {
+    refresh_counting(app, true)
+}
+
+/// [`refresh`], counting the orders again only when `count` says so.
+fn refresh_counting(app: &mut App, count: bool) -> Vec<Effect> {
     let mut effects = vec![Effect::LoadServices];
-    let selected = app.orders.selected().map(|o| (o.key(), o.id));
-    effects.extend(match selected {
-        Some((key, id)) => app.reload(Anchor::Around(key), Some(id)),
-        None => app.reload(Anchor::Start, None),
-    });
+    let (anchor, select) = match app.orders.selected() {
+        Some(order) => (Anchor::Around(order.key()), Some(order.id)),
+        None => (Anchor::Start, None),
+    };
+    effects.extend(if count { app.reload(anchor, select) } else { app.reload_rows(anchor, select) });
     effects
 }
 
@@ -164,11 +169,7 @@ fn tick(app: &mut App) -> Vec<Effect> {
     }
     // Counting a filtered million rows is the one costly query: do it on every twelfth tick only.
     app.ticks += 1;
-    let mut effects = refresh(app);
-    if !app.ticks.is_multiple_of(COUNT_EVERY) {
-        effects.retain(|e| !matches!(e, Effect::Count { .. }));
-    }
-    effects
+    refresh_counting(app, app.ticks.is_multiple_of(COUNT_EVERY))
 }
 
 /// Periodic refreshes between two counts of the matching orders.
