@@ -261,7 +261,12 @@ fn new_refresh_token() -> (String, String) {
 
 /// SHA-256 of a token, hex: what the store keeps.
 pub fn hash_token(token: &str) -> String {
-    Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    sha256_hex(token)
+}
+
+/// SHA-256 of `text`, as lowercase hex.
+pub fn sha256_hex(text: &str) -> String {
+    Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The signing secret: `auth.jwt_secret`, else the generated file (created on first use,

@@ -28,7 +28,7 @@ async fn refresh(req: Req) -> Response {
 }
 
 async fn rotate(mut req: Req) -> ApiResult {
-    let (body, _) = req.json_object(false).await?;
+    let body = req.json_object(false).await?;
     let mut errors: Vec<FieldError> =
         body.keys().filter(|k| *k != "refresh_token").map(|k| FieldError::new(k, "is not a field")).collect();
     let token = match body.get("refresh_token") {

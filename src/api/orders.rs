@@ -67,7 +67,7 @@ async fn get(id: &str, req: &Req) -> ApiResult {
 /// `PUT` (a full replacement) or `PATCH` (a JSON merge patch).
 async fn update(id: &str, mut req: Req, merge_patch: bool) -> ApiResult {
     let principal = req.authorize(Role::Writer)?;
-    let (body, _) = req.json_object(merge_patch).await?;
+    let body = req.json_object(merge_patch).await?;
     let id = path_id("order", id)?;
     let patch = if merge_patch { input::patch(&body) } else { input::replacement(&body) }.map_err(Error::Invalid)?;
     let if_version = req.if_match();

@@ -78,18 +78,15 @@ impl Req {
     }
 
     /// Reads the body as one JSON object. `merge_patch` also accepts
-    /// `application/merge-patch+json`. Returns the object and its canonical text.
+    /// `application/merge-patch+json`.
     ///
     /// # Errors
     /// 415 for another content type, 413 over the body limit, 400 for anything but an object.
-    pub async fn json_object(&mut self, merge_patch: bool) -> Result<(Map<String, Value>, String), ApiError> {
+    pub async fn json_object(&mut self, merge_patch: bool) -> Result<Map<String, Value>, ApiError> {
         self.check_content_type(merge_patch)?;
         let bytes = self.read_body().await?;
         match serde_json::from_slice::<Value>(&bytes) {
-            Ok(Value::Object(map)) => {
-                let canonical = Value::Object(map.clone()).to_string();
-                Ok((map, canonical))
-            }
+            Ok(Value::Object(map)) => Ok(map),
             Ok(_) => Err(ApiError::MalformedJson("the body must be a JSON object".to_owned())),
             Err(e) => Err(ApiError::MalformedJson(format!("the body is not valid JSON: {e}"))),
         }

@@ -58,7 +58,7 @@ async fn get(id: &str, req: &Req) -> ApiResult {
 
 async fn add(mut req: Req) -> ApiResult {
     req.authorize(Role::Admin)?;
-    let (body, _) = req.json_object(false).await?;
+    let body = req.json_object(false).await?;
     let (id, name) = service_fields(&body, true)?;
     let service = req.state.store.add_service(id, &name).await?;
     let mut response = json(StatusCode::CREATED, &service)?;
@@ -68,7 +68,7 @@ async fn add(mut req: Req) -> ApiResult {
 
 async fn rename(id: &str, mut req: Req) -> ApiResult {
     req.authorize(Role::Admin)?;
-    let (body, _) = req.json_object(false).await?;
+    let body = req.json_object(false).await?;
     let id = path_id("service", id)?;
     let (_, name) = service_fields(&body, false)?;
     json(StatusCode::OK, &req.state.store.rename_service(id, &name).await?)

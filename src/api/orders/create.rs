@@ -3,13 +3,12 @@
 //! body is 422 `idempotency-mismatch`. The key is kept in the store (see
 //! `store::idempotency`), so replays survive restarts and hold across servers.
 
-use sha2::{Digest as _, Sha256};
 use warp::http::StatusCode;
 
 use crate::api::error::ApiError;
 use crate::api::reply::{self, ApiResult, replay, set_header};
 use crate::api::request::Req;
-use crate::auth::Role;
+use crate::auth::{Role, sha256_hex};
 use crate::domain::{Order, input};
 use crate::error::Error;
 use crate::store::{CreateOnce, IdempotencyKey, StoredResponse};
@@ -20,7 +19,7 @@ const MAX_KEY_LEN: usize = 255;
 /// `POST /orders`.
 pub(super) async fn create(mut req: Req) -> ApiResult {
     let principal = req.authorize(Role::Writer)?;
-    let (body, canonical) = req.json_object(false).await?;
+    let body = req.json_object(false).await?;
     let key = match req.header("idempotency-key") {
         None if req.headers.contains_key("idempotency-key") => {
             return Err(ApiError::BadRequest("Idempotency-Key must be printable ASCII".to_owned()));
@@ -32,7 +31,8 @@ pub(super) async fn create(mut req: Req) -> ApiResult {
         Some(key) => Some(IdempotencyKey {
             subject: principal.subject.clone(),
             key: key.to_owned(),
-            request_hash: Sha256::digest(canonical.as_bytes()).iter().map(|b| format!("{b:02x}")).collect(),
+            // The body's canonical text (keys sorted), so a repeat with its keys reordered is the same.
+            request_hash: sha256_hex(&serde_json::to_string(&body).map_err(|e| Error::Internal(e.to_string()))?),
         }),
     };
     let Some(key) = key else {
@@ -49,7 +49,7 @@ pub(super) async fn create(mut req: Req) -> ApiResult {
         Err(errors) => Err(Error::Invalid(errors)),
     };
     match outcome {
-        Ok(CreateOnce::Created(_, response)) => Ok(replay(&response)),
+        Ok(CreateOnce::Created(response)) => Ok(replay(&response)),
         Ok(CreateOnce::Replayed(earlier)) => replay_or_mismatch(&key, &earlier.request_hash, &earlier.response),
         Err(err) => {
             let err = ApiError::App(err);
