@@ -133,7 +133,7 @@ async fn services(store: &Store, command: ServicesCommand) -> anyhow::Result<()>
 }
 
 async fn export(store: &Store) -> anyhow::Result<()> {
-    output::print_stream(Format::Ndjson, store.stream_orders(OrderQuery::default())).await
+    output::print_stream(Format::Ndjson, store.export_orders()).await
 }
 
 /// Asks before deleting `what`, unless `--yes`. Without a terminal to ask on, refuses.

@@ -5,6 +5,7 @@
 //! PostgreSQL alike, and the few differences (the write lock, JSON aggregation, migrations)
 //! are picked by [`Backend`] here. `sqlx::Error` is classified into [`crate::Error`] once, below.
 
+mod export;
 mod history;
 mod idempotency;
 mod import;

@@ -81,6 +81,31 @@ async fn filters_combine_and_the_stream_yields_the_same_orders_as_the_list() {
 }
 
 #[tokio::test]
+async fn an_export_yields_every_order_by_id_as_of_its_start_whatever_is_written_meanwhile() {
+    let db = TestDb::new().await;
+    let store = store_with_orders(&db, 5).await;
+    let two_services = OrderPatch { services: Some(vec![789, 123]), ..OrderPatch::default() };
+    store.update_order(2, &two_services, None, "t").await.unwrap();
+    let by_id = OrderQuery { sort: SortOrder::IdAsc, ..OrderQuery::default() };
+    let before = store.list_orders(&by_id).await.unwrap();
+    assert_eq!(before[1].services.iter().map(|s| s.id).collect::<Vec<_>>(), [123, 789]);
+
+    let mut export = Box::pin(store.export_orders());
+    let first = export.try_next().await.unwrap().expect("a first order");
+    let later = Timestamp::parse("2031-01-01T00:00:00Z").unwrap();
+    store.create_order(&new_order(later, &[456]), "t").await.unwrap();
+    store.delete_order(5, None, "t").await.unwrap();
+    store
+        .update_order(3, &OrderPatch { totalfee: Some(Money::from_cents(1)), ..OrderPatch::default() }, None, "t")
+        .await
+        .unwrap();
+    store.rename_service(123, "Renamed").await.unwrap();
+    let rest: Vec<_> = export.try_collect().await.unwrap();
+
+    assert_eq!([vec![first], rest].concat(), before);
+}
+
+#[tokio::test]
 async fn history_records_every_change_in_order_and_the_feed_pages_by_seq() {
     let db = TestDb::new().await;
     let store = store_with_services(&db).await;

@@ -1,0 +1,94 @@
+//! `export`: every order, ascending by id, read in one snapshot.
+//!
+//! The listing's statement builds each order's services as JSON inside the database (a join
+//! and a JSON aggregate per order), which made that statement alone 5.6 s of PostgreSQL time
+//! for 1M orders. An export needs no filter and no particular order, so it asks for less: the
+//! orders in primary-key order with their service ids as one `1,2` text (aggregated by a
+//! grouped join), and takes the names from the catalogue, read once in the same read-only
+//! transaction, so the ids and the names are one consistent snapshot.
+
+use std::collections::HashMap;
+
+use futures_util::{Stream, TryStreamExt as _};
+use sqlx::FromRow;
+
+use super::{Backend, Store};
+use crate::domain::{Money, Order, Service, Timestamp};
+use crate::error::{Error, Result};
+
+/// Every order with its service ids, comma-separated, ascending by order id.
+fn statement(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => {
+            "SELECT o.id, o.datetime, o.totalfee_cents, o.version, o.created_at, o.updated_at, \
+             group_concat(os.service_id) AS service_ids \
+             FROM orders o LEFT JOIN order_services os ON os.order_id = o.id GROUP BY o.id ORDER BY o.id"
+        }
+        Backend::Postgres => {
+            "SELECT o.id, o.datetime, o.totalfee_cents, o.version, o.created_at, o.updated_at, \
+             string_agg(os.service_id::text, ',') AS service_ids \
+             FROM orders o LEFT JOIN order_services os ON os.order_id = o.id GROUP BY o.id ORDER BY o.id"
+        }
+    }
+}
+
+/// One snapshot for the catalogue and the orders: SQLite's read transaction begins at its
+/// first read; PostgreSQL needs REPEATABLE READ for two statements to share one.
+fn begin(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => "BEGIN",
+        Backend::Postgres => "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
+    }
+}
+
+#[derive(FromRow)]
+struct ExportRow {
+    id: i64,
+    datetime: i64,
+    totalfee_cents: i64,
+    version: i64,
+    created_at: i64,
+    updated_at: i64,
+    service_ids: Option<String>,
+}
+
+impl ExportRow {
+    fn into_order(self, names: &HashMap<i64, String>) -> Result<Order> {
+        let unreadable = |what: &str| Error::Internal(format!("order {} has {what} {:?}", self.id, self.service_ids));
+        let mut services = Vec::with_capacity(2);
+        for id in self.service_ids.as_deref().unwrap_or_default().split(',').filter(|id| !id.is_empty()) {
+            let id: i64 = id.parse().map_err(|_| unreadable("unreadable service ids"))?;
+            let name = names.get(&id).ok_or_else(|| unreadable("a service missing from the catalogue in"))?;
+            services.push(Service { id, name: name.clone() });
+        }
+        services.sort_unstable_by_key(|service| service.id);
+        Ok(Order {
+            id: self.id,
+            datetime: Timestamp::from_millis(self.datetime),
+            totalfee: Money::from_cents(self.totalfee_cents),
+            services,
+            version: self.version,
+            created_at: Timestamp::from_millis(self.created_at),
+            updated_at: Timestamp::from_millis(self.updated_at),
+        })
+    }
+}
+
+impl Store {
+    /// Every order, ascending by id, as of one moment: writes committed while the export
+    /// runs are not in it. Memory stays flat however many orders there are.
+    pub fn export_orders(&self) -> impl Stream<Item = Result<Order>> + Send + 'static {
+        let (pool, backend) = (self.pool.clone(), self.backend);
+        async_stream::try_stream! {
+            let mut tx = pool.begin_with(begin(backend)).await?;
+            let names: HashMap<i64, String> =
+                sqlx::query_as("SELECT id, name FROM services").fetch_all(&mut *tx).await?.into_iter().collect();
+            let mut rows = sqlx::query_as::<_, ExportRow>(statement(backend)).fetch(&mut *tx);
+            while let Some(row) = rows.try_next().await? {
+                yield row.into_order(&names)?;
+            }
+            drop(rows);
+            tx.commit().await?;
+        }
+    }
+}
