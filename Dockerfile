@@ -9,6 +9,8 @@ FROM rust:1.94-bookworm AS build
 WORKDIR /src
 # Dependencies first, so source edits do not rebuild them.
 COPY Cargo.toml Cargo.lock build.rs ./
+# Build settings (the bundled SQLite's compile options) apply to the dependencies too.
+COPY .cargo .cargo
 RUN mkdir src && echo 'fn main() {}' > src/main.rs && echo '' > src/lib.rs \
     && mkdir -p migrations/sqlite migrations/postgres \
     && cargo build --release --locked || true
