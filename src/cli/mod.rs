@@ -108,7 +108,7 @@ pub enum RecordCommand {
     /// The service catalogue.
     #[command(subcommand)]
     Services(ServicesCommand),
-    /// Write every order as NDJSON, one per line, in the API's JSON shape.
+    /// Write every order as NDJSON, one per line, in the API's JSON shape, by id, as of one moment.
     Export,
     /// Read NDJSON (or one JSON array) in the export shape as new orders, all or nothing.
     Import {
