@@ -142,6 +142,42 @@ async fn the_event_feed_pages_by_seq() {
 }
 
 #[tokio::test]
+async fn the_next_page_link_keeps_the_filters_of_the_first() {
+    let app = spawn_app().await;
+    let mut analysis = Vec::new();
+    for day in 1..=6 {
+        let services: &[i64] = if day % 2 == 0 { &[456] } else { &[123] };
+        let order = app.create(&format!("2030-09-0{day}T09:00:00Z"), services).await;
+        if day % 2 == 0 && day > 2 {
+            analysis.push(order["id"].as_i64().unwrap());
+        }
+    }
+    let first = app.get("/orders?service=456&from=2030-09-03T00:00:00Z&limit=1").await;
+    assert_eq!(ids(&first.json()), analysis[..1]);
+    let link = first.header("link").expect("a next page");
+    let next = link.trim_start_matches('<').split('>').next().unwrap();
+    assert!(next.contains("service=456") && next.contains("from=2030-09-03"), "{link}");
+    let second = app.get(next).await;
+    assert_eq!(ids(&second.json()), analysis[1..], "only the filtered orders, after the first page");
+    assert_eq!(second.header("link"), None, "the last page");
+}
+
+#[tokio::test]
+async fn the_event_feed_gives_at_most_100_events_unless_asked_for_more() {
+    let app = spawn_app().await;
+    for i in 0..101 {
+        let at = 1_900_000_000_000_i64 + i * 4 * 3_600_000;
+        let datetime = orders::domain::Timestamp::from_millis(at).to_string();
+        app.create(&datetime, &[123]).await;
+    }
+    let first = app.get("/events").await.json();
+    assert_eq!(first.as_array().unwrap().len(), 100);
+    assert_eq!(app.get("/events?limit=1000").await.json().as_array().unwrap().len(), 101);
+    let rest = app.get(&format!("/events?after={}", first[99]["seq"])).await.json();
+    assert_eq!(rest.as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
 async fn services_can_be_listed_added_renamed_and_deleted() {
     let app = spawn_app().await;
     let added = app.send("POST", "/services", &json!({"name": "Radon"})).await;
