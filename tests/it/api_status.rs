@@ -222,3 +222,41 @@ async fn unauthorized_carries_www_authenticate_and_405_carries_allow() {
         assert_eq!(reply.header("allow"), Some(allow), "{method} {path}");
     }
 }
+
+#[tokio::test]
+async fn a_chunked_body_over_the_limit_is_refused_with_413_without_a_content_length() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    let app = spawn_app().await;
+    let address = app.base.trim_start_matches("http://");
+    let mut socket = tokio::net::TcpStream::connect(address).await.unwrap();
+    let head = format!(
+        "POST /orders HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
+        app.token(Role::Admin)
+    );
+    socket.write_all(head.as_bytes()).await.unwrap();
+    // 80 chunks of 1 KiB: past the 64 KiB limit, with no Content-Length to refuse it early.
+    let chunk = format!("400\r\n{}\r\n", " ".repeat(1024));
+    for _ in 0..80 {
+        if socket.write_all(chunk.as_bytes()).await.is_err() {
+            break; // the server may answer and close before the body ends
+        }
+    }
+    let _ = socket.write_all(b"0\r\n\r\n").await;
+    let mut response = String::new();
+    let _ = socket.read_to_string(&mut response).await;
+    assert!(response.starts_with("HTTP/1.1 413"), "{response}");
+    assert!(response.contains("\"payload-too-large\""), "{response}");
+}
+
+#[tokio::test]
+async fn if_match_star_writes_whatever_the_version_and_a_weak_tag_matches_nothing() {
+    let (app, id) = app_with_orders().await;
+    let path = format!("/orders/{id}");
+    let patch = json!({"totalfee": 7}).to_string();
+    let any = app.call("PATCH", &path, Some(Role::Writer), Some(&patch), &[("if-match", "*")]).await;
+    assert_eq!((any.status, any.json()["version"].as_i64()), (200, Some(2)), "{}", any.text);
+    let weak = app.call("PATCH", &path, Some(Role::Writer), Some(&patch), &[("if-match", "W/\"2\"")]).await;
+    assert_eq!((weak.status, weak.problem_type().as_str()), (412, "precondition-failed"), "{}", weak.text);
+}

@@ -527,3 +527,14 @@ async fn on_a_terminal_delete_asks_first_and_anything_but_yes_keeps_the_order() 
     assert_eq!(code, 0, "{screen}");
     db.cli().args(["get", "223"]).assert().code(3);
 }
+
+#[tokio::test]
+async fn migrate_succeeds_on_an_empty_database_and_again_on_a_migrated_one() {
+    let db = TestDb::new().await;
+    for _ in 0..2 {
+        db.cli().arg("migrate").assert().success().stderr(predicate::str::contains("migrations applied"));
+    }
+    db.cli().args(["services", "add", "Radon", "-o", "json"]).assert().success();
+    let listed = db.cli().args(["services", "list", "-o", "json"]).assert().success().get_output().stdout.clone();
+    assert_eq!(json(&listed)[0]["name"], "Radon");
+}
