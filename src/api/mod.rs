@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use warp::Filter;
 use warp::filters::BoxedFilter;
 use warp::http::header::HeaderName;
-use warp::http::{HeaderMap, Method};
+use warp::http::{HeaderValue, Method};
 use warp::path::FullPath;
 use warp::reply::Response;
 
@@ -55,8 +55,9 @@ impl AppState {
     }
 }
 
-/// The request id header, echoed or generated.
-const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+/// The request id header (echoed, or generated when absent or unprintable), as text and as a name.
+const REQUEST_ID_HEADER: &str = "x-request-id";
+const REQUEST_ID: HeaderName = HeaderName::from_static(REQUEST_ID_HEADER);
 
 /// Every route, recovered, with the request id, the log line and the metrics around it.
 pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
@@ -72,14 +73,15 @@ pub fn routes(state: AppState) -> BoxedFilter<(Response,)> {
         .recover(error::recover)
         .unify();
     let metrics = state.metrics.clone();
+    let request_id = warp::header::value(REQUEST_ID_HEADER).map(Some).or(warp::any().map(|| None)).unify();
     warp::any()
         .map(Instant::now)
         .and(warp::method())
         .and(warp::path::full())
-        .and(warp::header::headers_cloned())
+        .and(request_id)
         .and(api)
-        .map(move |start: Instant, method: Method, path: FullPath, headers: HeaderMap, response: Response| {
-            observe(&metrics, start, &method, &path, &headers, response)
+        .map(move |start: Instant, method: Method, path: FullPath, id: Option<HeaderValue>, response: Response| {
+            observe(&metrics, start, &method, &path, id.as_ref(), response)
         })
         .boxed()
 }
@@ -90,11 +92,10 @@ fn observe(
     start: Instant,
     method: &Method,
     path: &FullPath,
-    headers: &HeaderMap,
+    given_id: Option<&HeaderValue>,
     mut response: Response,
 ) -> Response {
-    let request_id = headers
-        .get(&REQUEST_ID)
+    let request_id = given_id
         .and_then(|v| v.to_str().ok())
         .filter(|id| !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic()))
         .map_or_else(|| uuid::Uuid::new_v4().to_string(), ToOwned::to_owned);
