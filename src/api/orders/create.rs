@@ -6,7 +6,7 @@
 use warp::http::StatusCode;
 
 use crate::api::error::ApiError;
-use crate::api::reply::{self, ApiResult, replay, set_header};
+use crate::api::reply::{self, ApiResult, replay};
 use crate::api::request::Req;
 use crate::auth::{Role, sha256_hex};
 use crate::domain::{Order, input};
@@ -74,14 +74,12 @@ fn replay_or_mismatch(key: &IdempotencyKey, first_hash: &str, response: &StoredR
     }
 }
 
-/// 201 with `Location` and `ETag`.
+/// 201 with `Location` and `ETag`: the same response whether or not it is remembered.
 fn created(order: &Order) -> ApiResult {
-    let mut response = reply::order(StatusCode::CREATED, order)?;
-    set_header(&mut response, warp::http::header::LOCATION, &format!("/orders/{}", order.id));
-    Ok(response)
+    Ok(replay(&stored_created(order)))
 }
 
-/// The 201 as the idempotency store keeps it.
+/// The 201, as the idempotency store keeps it.
 fn stored_created(order: &Order) -> StoredResponse {
     StoredResponse {
         status: StatusCode::CREATED.as_u16(),
