@@ -8,12 +8,11 @@ use warp::reply::Response;
 use super::AppState;
 use super::error::ApiError;
 use super::reply::{ApiResult, finish, json};
-use super::request::{Req, req};
+use super::request::{Req, limit_param, req};
 use crate::auth::Role;
 
-/// The default and the largest page of events.
+/// The page of events when `limit` is not given.
 const DEFAULT_LIMIT: u32 = 100;
-const MAX_LIMIT: u32 = 1000;
 
 /// `GET /events`.
 pub fn routes(state: &AppState) -> BoxedFilter<(Response,)> {
@@ -37,9 +36,7 @@ async fn feed(req: &Req) -> ApiResult {
                 ApiError::BadRequest(format!("query parameter after: must be an integer ≥ 0, not {value:?}"))
             })?;
         } else {
-            limit = value.parse().ok().filter(|n| (1..=MAX_LIMIT).contains(n)).ok_or_else(|| {
-                ApiError::BadRequest(format!("query parameter limit: must be from 1 to {MAX_LIMIT}, not {value:?}"))
-            })?;
+            limit = limit_param(&value)?;
         }
     }
     json(StatusCode::OK, &req.state.store.events(after, limit).await?)

@@ -160,6 +160,19 @@ impl Req {
     }
 }
 
+/// The most a `limit` query parameter may ask for (`GET /orders`, `GET /events`).
+pub const MAX_LIMIT: u32 = 1000;
+
+/// A `limit` query parameter: an integer from 1 to [`MAX_LIMIT`].
+///
+/// # Errors
+/// 400 for anything else.
+pub fn limit_param(value: &str) -> Result<u32, ApiError> {
+    value.parse().ok().filter(|n| (1..=MAX_LIMIT).contains(n)).ok_or_else(|| {
+        ApiError::BadRequest(format!("query parameter limit: must be from 1 to {MAX_LIMIT}, not {value:?}"))
+    })
+}
+
 /// A path id: an integer from 1 to 2^63−1.
 ///
 /// # Errors

@@ -12,13 +12,10 @@ use warp::http::header::{CONTENT_TYPE, LINK};
 
 use crate::api::error::ApiError;
 use crate::api::reply::{ApiResult, json, set_header};
-use crate::api::request::Req;
+use crate::api::request::{Req, limit_param};
 use crate::auth::Role;
 use crate::domain::{OrderKey, Timestamp, parse_id};
 use crate::store::OrderQuery;
-
-/// The largest page.
-const MAX_LIMIT: u32 = 1000;
 
 /// How many rendered orders may wait for a slow client.
 const STREAM_BUFFER: usize = 16;
@@ -43,10 +40,7 @@ fn parse_query(req: &Req) -> Result<(OrderQuery, Vec<(String, String)>), ApiErro
             "to" => query.filter.to = Some(Timestamp::parse(value).map_err(bad)?),
             "service" => query.filter.service = Some(parse_id(value).map_err(bad)?),
             "after" => query.after = Some(OrderKey::from_cursor(value).map_err(bad)?),
-            _ => {
-                let limit = value.parse::<u32>().ok().filter(|n| (1..=MAX_LIMIT).contains(n));
-                query.limit = Some(limit.ok_or_else(|| bad(format!("must be from 1 to {MAX_LIMIT}, not {value:?}")))?);
-            }
+            _ => query.limit = Some(limit_param(value)?),
         }
     }
     Ok((query, params))
