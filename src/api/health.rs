@@ -6,10 +6,9 @@ use std::time::Duration;
 use serde_json::json;
 use warp::Filter;
 use warp::filters::BoxedFilter;
-use warp::http::{Method, StatusCode};
+use warp::http::StatusCode;
 use warp::reply::Response;
 
-use super::error::ApiError;
 use super::reply::{ApiResult, finish, json, with_status};
 use super::request::{Req, req};
 use super::{AppState, OPENAPI, metrics};
@@ -26,13 +25,9 @@ pub fn routes(state: &AppState) -> BoxedFilter<(Response,)> {
     healthz.or(readyz).unify().or(openapi).unify().or(metrics::routes(state)).unify().boxed()
 }
 
-fn only_get(req: &Req) -> Result<(), ApiError> {
-    if req.method == Method::GET { Ok(()) } else { Err(ApiError::MethodNotAllowed("GET")) }
-}
-
 /// `GET /healthz`: 200 while the process runs.
 async fn healthz(req: Req) -> Response {
-    finish("/healthz", only_get(&req).and_then(|()| json(StatusCode::OK, &json!({ "status": "ok" }))))
+    finish("/healthz", req.only_get().and_then(|()| json(StatusCode::OK, &json!({ "status": "ok" }))))
 }
 
 /// `GET /readyz`: 200 when the database answers within [`READY_TIMEOUT`], else 503. Each call
@@ -42,7 +37,7 @@ async fn readyz(req: Req) -> Response {
 }
 
 async fn ready(req: &Req) -> ApiResult {
-    only_get(req)?;
+    req.only_get()?;
     match tokio::time::timeout(READY_TIMEOUT, req.state.store.ping()).await {
         Ok(Ok(())) => json(StatusCode::OK, &json!({ "status": "ready" })),
         Ok(Err(err)) => Err(Error::Unavailable(err.to_string()).into()),
@@ -54,6 +49,6 @@ async fn ready(req: &Req) -> ApiResult {
 async fn openapi(req: Req) -> Response {
     finish(
         "/openapi.json",
-        only_get(&req).map(|()| with_status(StatusCode::OK, OPENAPI.to_owned(), "application/json")),
+        req.only_get().map(|()| with_status(StatusCode::OK, OPENAPI.to_owned(), "application/json")),
     )
 }

@@ -12,7 +12,6 @@ use warp::http::StatusCode;
 use warp::reply::Response;
 
 use super::AppState;
-use super::error::ApiError;
 use super::reply::{ApiResult, finish, with_status};
 use super::request::{Req, req};
 use crate::auth::Role;
@@ -105,9 +104,7 @@ async fn metrics(req: Req) -> Response {
 }
 
 fn get(req: &Req) -> ApiResult {
-    if req.method != warp::http::Method::GET {
-        return Err(ApiError::MethodNotAllowed("GET"));
-    }
+    req.only_get()?;
     req.authorize(Role::Reader)?;
     let text = req.state.metrics.render(req.state.store.pool_stats());
     Ok(with_status(StatusCode::OK, text, "text/plain; version=0.0.4; charset=utf-8"))

@@ -154,6 +154,14 @@ impl Req {
         Some(version.filter(|v| *v >= 1).unwrap_or(0))
     }
 
+    /// Refuses every method but `GET` (for routes that only read).
+    ///
+    /// # Errors
+    /// 405 naming `GET`.
+    pub fn only_get(&self) -> Result<(), ApiError> {
+        if self.method == Method::GET { Ok(()) } else { Err(ApiError::MethodNotAllowed("GET")) }
+    }
+
     /// A header's text, if present and printable.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
