@@ -108,6 +108,7 @@ async fn every_row_of_the_status_table_answers_its_status_and_problem_type() {
             case("wrong method on /orders/{id}", "POST", &one, 405, "method-not-allowed"),
             case("wrong method on /auth/refresh", "GET", "/auth/refresh", 405, "method-not-allowed"),
             case("wrong method on /healthz", "POST", "/healthz", 405, "method-not-allowed"),
+            case("wrong method on /metrics", "POST", "/metrics", 405, "method-not-allowed"),
             case("scheduling rule", "POST", "/orders", 409, "schedule-conflict")
                 .body(json!({"datetime": "2030-01-01T14:59:59.999Z", "totalfee": 1, "services": [123]})),
             case("service id taken", "POST", "/services", 409, "duplicate").body(json!({"id": 123, "name": "Other"})),
