@@ -1,7 +1,6 @@
 //! `/services` and `/services/{id}`: the catalogue. Reading needs `reader`; adding, renaming
 //! and deleting need `admin`.
 
-use serde_json::{Map, Value};
 use warp::Filter;
 use warp::filters::BoxedFilter;
 use warp::http::header::LOCATION;
@@ -13,8 +12,7 @@ use super::error::ApiError;
 use super::reply::{ApiResult, finish, json, no_content, set_header};
 use super::request::{Req, path_id, req};
 use crate::auth::Role;
-use crate::domain::FieldError;
-use crate::domain::service::{id_from_json, parse_name};
+use crate::domain::input;
 use crate::error::Error;
 
 /// Every service route.
@@ -59,7 +57,7 @@ async fn get(id: &str, req: &Req) -> ApiResult {
 async fn add(mut req: Req) -> ApiResult {
     req.authorize(Role::Admin)?;
     let body = req.json_object(false).await?;
-    let (id, name) = service_fields(&body, true)?;
+    let (id, name) = input::service(&body, true).map_err(Error::Invalid)?;
     let service = req.state.store.add_service(id, &name).await?;
     let mut response = json(StatusCode::CREATED, &service)?;
     set_header(&mut response, LOCATION, &format!("/services/{}", service.id));
@@ -70,7 +68,7 @@ async fn rename(id: &str, mut req: Req) -> ApiResult {
     req.authorize(Role::Admin)?;
     let body = req.json_object(false).await?;
     let id = path_id("service", id)?;
-    let (_, name) = service_fields(&body, false)?;
+    let (_, name) = input::service(&body, false).map_err(Error::Invalid)?;
     json(StatusCode::OK, &req.state.store.rename_service(id, &name).await?)
 }
 
@@ -79,33 +77,4 @@ async fn delete(id: &str, req: &Req) -> ApiResult {
     let id = path_id("service", id)?;
     req.state.store.delete_service(id).await?;
     Ok(no_content())
-}
-
-/// `{id?, name}` (or only `{name}` for a rename), every field error at once.
-fn service_fields(body: &Map<String, Value>, id_allowed: bool) -> Result<(Option<i64>, String), Error> {
-    let mut errors = Vec::new();
-    for field in body.keys() {
-        if field != "name" && !(id_allowed && field == "id") {
-            errors.push(FieldError::new(field, "is not a field of a service"));
-        }
-    }
-    let id = match body.get("id").filter(|_| id_allowed) {
-        None => None,
-        Some(value) => id_from_json(value).map_err(|e| errors.push(FieldError::new("id", e))).ok(),
-    };
-    let name = match body.get("name") {
-        None => {
-            errors.push(FieldError::new("name", "is required"));
-            None
-        }
-        Some(Value::String(name)) => parse_name(name).map_err(|e| errors.push(FieldError::new("name", e))).ok(),
-        Some(_) => {
-            errors.push(FieldError::new("name", "must be a string"));
-            None
-        }
-    };
-    match name {
-        Some(name) if errors.is_empty() => Ok((id, name)),
-        _ => Err(Error::Invalid(errors)),
-    }
 }

@@ -3,6 +3,7 @@
 
 use serde_json::{Map, Value};
 
+use super::service::{id_from_json, parse_name};
 use super::{FieldError, Money, NewOrder, OrderPatch, ServiceRef, Timestamp, parse_id};
 
 /// Which fields an order input must, may and must not carry.
@@ -195,6 +196,38 @@ pub fn service_ids_from_text(texts: &[String]) -> Result<Vec<i64>, Vec<FieldErro
     if errors.is_empty() { Ok(ids) } else { Err(errors) }
 }
 
+/// A service's body: `{id?, name}` (or only `{name}` for a rename), every field error at once.
+///
+/// # Errors
+/// Every field error: an unknown field, a bad id, a missing or bad name.
+pub fn service(body: &Map<String, Value>, id_allowed: bool) -> Result<(Option<i64>, String), Vec<FieldError>> {
+    let mut errors = Vec::new();
+    for field in body.keys() {
+        if field != "name" && !(id_allowed && field == "id") {
+            errors.push(FieldError::new(field, "is not a field of a service"));
+        }
+    }
+    let id = match body.get("id").filter(|_| id_allowed) {
+        None => None,
+        Some(value) => id_from_json(value).map_err(|e| errors.push(FieldError::new("id", e))).ok(),
+    };
+    let name = match body.get("name") {
+        None => {
+            errors.push(FieldError::new("name", "is required"));
+            None
+        }
+        Some(Value::String(name)) => parse_name(name).map_err(|e| errors.push(FieldError::new("name", e))).ok(),
+        Some(_) => {
+            errors.push(FieldError::new("name", "must be a string"));
+            None
+        }
+    };
+    match name {
+        Some(name) if errors.is_empty() => Ok((id, name)),
+        _ => Err(errors),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -206,6 +239,14 @@ mod tests {
 
     fn fields(result: Result<impl std::fmt::Debug, Vec<FieldError>>) -> Vec<String> {
         result.unwrap_err().into_iter().map(|e| e.field).collect()
+    }
+
+    #[test]
+    fn a_service_body_reports_every_field_error_at_once_and_a_rename_takes_no_id() {
+        assert_eq!(service(&object(json!({"id": 7, "name": " Radon "})), true), Ok((Some(7), "Radon".to_owned())));
+        assert_eq!(fields(service(&object(json!({"id": 0, "name": 5, "x": 1})), true)), ["x", "id", "name"]);
+        assert_eq!(fields(service(&object(json!({"id": 7, "name": "Radon"})), false)), ["id"]);
+        assert_eq!(fields(service(&object(json!({})), true)), ["name"]);
     }
 
     #[test]
