@@ -302,10 +302,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve { addr } => serve::run(&config, addr.as_deref()).await,
         Command::Token(command) => token::run(&config, command).await,
         Command::Records(command) => {
-            let store = open_store_for_command(&config).await?;
-            let result = records::run(&store, command).await;
-            store.close().await;
-            result
+            with_command_store(&config, async |store| records::run(store, command).await).await
         }
     }
 }
@@ -316,6 +313,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 /// When the URL is invalid or the database unreachable.
 pub async fn open_store(config: &Config) -> crate::Result<Store> {
     Store::connect(config.database.url.expose(), &StoreOptions::from_config(config)).await
+}
+
+/// Runs `command` on the store opened for one script command, then closes the store, whatever
+/// the command returned.
+///
+/// # Errors
+/// When the store cannot be opened; else what `command` returned.
+pub(crate) async fn with_command_store<T, E: From<crate::Error>>(
+    config: &Config,
+    command: impl AsyncFnOnce(&Store) -> Result<T, E>,
+) -> Result<T, E> {
+    let store = open_store_for_command(config).await?;
+    let result = command(&store).await;
+    store.close().await;
+    result
 }
 
 /// Opens the configured store for one script command, with one connection: such a command never

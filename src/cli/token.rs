@@ -20,10 +20,8 @@ pub async fn run(config: &Config, command: TokenCommand) -> anyhow::Result<()> {
             let tokens = Tokens::new(&auth::load_secret(config)?, &config.auth)?;
             let issued = if refresh {
                 // Only refresh tokens live in the store; a bare access token needs no database.
-                let store = super::open_store_for_command(config).await?;
-                let issued = tokens.issue(&store, &subject, role, ttl, true).await;
-                store.close().await;
-                issued?
+                super::with_command_store(config, async |store| tokens.issue(store, &subject, role, ttl, true).await)
+                    .await?
             } else {
                 let (access_token, expires_in) = tokens.access_token(&subject, role, ttl)?;
                 auth::IssuedTokens { access_token, expires_in, refresh_token: None }
@@ -39,10 +37,9 @@ pub async fn run(config: &Config, command: TokenCommand) -> anyhow::Result<()> {
             Ok(())
         }
         TokenCommand::Revoke { subject } => {
-            let store = super::open_store_for_command(config).await?;
-            let revoked = store.revoke_refresh_tokens(&subject).await;
-            store.close().await;
-            eprintln!("orders: revoked {} refresh token(s) of {subject}", revoked?);
+            let revoked =
+                super::with_command_store(config, async |store| store.revoke_refresh_tokens(&subject).await).await?;
+            eprintln!("orders: revoked {revoked} refresh token(s) of {subject}");
             Ok(())
         }
     }
