@@ -90,6 +90,25 @@ impl Form {
         Self::with(Some(order.clone()), datetime, Input::new(order.totalfee.to_string()), picked)
     }
 
+    /// The form for `stored` (the order as it is now), keeping on top of it what was changed
+    /// in this form against the order it was opened with: a stale edit reloads without losing
+    /// what was typed, and a field left alone takes the stored value.
+    pub fn rebased(&self, stored: &Order, zone: Zone) -> Self {
+        let mut fresh = Self::edit(stored, zone);
+        let Some(opened) = &self.editing else { return fresh };
+        if self.datetime.value() != zone.format(opened.datetime) {
+            fresh.datetime = self.datetime.clone();
+        }
+        if self.fee.value() != opened.totalfee.to_string() {
+            fresh.fee = self.fee.clone();
+        }
+        if self.picked.iter().ne(opened.services.iter().map(|s| &s.id)) {
+            fresh.picked = self.picked.clone();
+        }
+        fresh.focus = self.focus;
+        fresh
+    }
+
     fn with(editing: Option<Order>, datetime: Input, fee: Input, picked: BTreeSet<i64>) -> Self {
         Self {
             editing,

@@ -108,11 +108,17 @@ fn saved(app: &mut App, result: Result<crate::domain::Order, Error>) -> Vec<Effe
 fn reloaded(app: &mut App, result: Result<crate::domain::Order, Error>) {
     match result {
         Ok(order) => {
+            let form = match &app.mode {
+                Mode::Form(form) if form.editing.as_ref().is_some_and(|o| o.id == order.id) => {
+                    form.rebased(&order, app.zone)
+                }
+                _ => Form::edit(&order, app.zone),
+            };
             app.status = Some(info(format!(
-                "order {} reloaded at version {}: your changes were not saved",
+                "order {} reloaded at version {}: your changes are kept on top of it; Enter saves them",
                 order.id, order.version
             )));
-            app.mode = Mode::Form(Box::new(Form::edit(&order, app.zone)));
+            app.mode = Mode::Form(Box::new(form));
         }
         Err(error) => {
             if let Mode::Form(form) = &mut app.mode {

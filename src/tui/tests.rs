@@ -208,6 +208,30 @@ fn a_stale_save_offers_a_reload_and_never_retries_by_itself() {
 }
 
 #[test]
+fn reloading_a_stale_edit_keeps_what_was_typed_on_top_of_the_stored_order() {
+    let mut app = app_with(3, 80, 24, false);
+    press(&mut app, KeyCode::Char('e'));
+    press(&mut app, KeyCode::Tab);
+    type_text(&mut app, "1");
+    let Mode::Form(form) = &app.mode else { panic!("editing") };
+    let (typed_fee, opened_datetime) = (form.fee.value().to_owned(), form.datetime.value().to_owned());
+    press(&mut app, KeyCode::Enter);
+    update(&mut app, Action::Saved(Err(Error::Stale { id: 223, expected: 1, actual: 2 })));
+    key(&mut app, KeyEvent::new(KeyCode::Char('r'), KeyModifiers::CONTROL));
+    // Meanwhile someone else moved the order by a day and left its fee alone.
+    let mut changed = order(223, 0);
+    changed.version = 2;
+    changed.datetime = Timestamp::from_millis(changed.datetime.millis() + 24 * 3_600_000);
+    update(&mut app, Action::Reloaded(Ok(changed.clone())));
+    let Mode::Form(form) = &app.mode else { panic!("the form shows the stored order") };
+    assert_eq!(form.editing.as_ref().map(|o| o.version), Some(2));
+    assert_eq!(form.fee.value(), typed_fee, "the typed fee is kept");
+    assert_ne!(form.datetime.value(), opened_datetime, "the untouched datetime takes the stored one");
+    assert_eq!(form.datetime.value(), app.zone.format(changed.datetime));
+    assert!(matches!(&press(&mut app, KeyCode::Enter)[..], [Effect::Update { id: 223, version: 2, .. }]));
+}
+
+#[test]
 fn the_filter_reads_ids_dates_and_service_names() {
     let mut app = app_with(3, 80, 24, false);
     let filter = super::prompts::parse_filter(&app, "from:2022-11-01 to:2022-11-02T00:00:00Z test").unwrap();
