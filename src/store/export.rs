@@ -12,8 +12,9 @@ use std::collections::HashMap;
 use futures_util::{Stream, TryStreamExt as _};
 use sqlx::FromRow;
 
+use super::orders::OrderColumns;
 use super::{Backend, Store};
-use crate::domain::{Money, Order, Service, Timestamp};
+use crate::domain::{Order, Service};
 use crate::error::{Error, Result};
 
 /// Every order with its service ids, comma-separated, ascending by order id.
@@ -41,36 +42,26 @@ fn begin(backend: Backend) -> &'static str {
     }
 }
 
+/// An order with its service ids as one `1,2` text.
 #[derive(FromRow)]
 struct ExportRow {
-    id: i64,
-    datetime: i64,
-    totalfee_cents: i64,
-    version: i64,
-    created_at: i64,
-    updated_at: i64,
+    #[sqlx(flatten)]
+    order: OrderColumns,
     service_ids: Option<String>,
 }
 
 impl ExportRow {
     fn into_order(self, names: &HashMap<i64, String>) -> Result<Order> {
-        let unreadable = |what: &str| Error::Internal(format!("order {} has {what} {:?}", self.id, self.service_ids));
+        let id = self.order.id();
+        let unreadable = |what: &str| Error::Internal(format!("order {id} has {what} {:?}", self.service_ids));
         let mut services = Vec::with_capacity(2);
-        for id in self.service_ids.as_deref().unwrap_or_default().split(',').filter(|id| !id.is_empty()) {
-            let id: i64 = id.parse().map_err(|_| unreadable("unreadable service ids"))?;
-            let name = names.get(&id).ok_or_else(|| unreadable("a service missing from the catalogue in"))?;
-            services.push(Service { id, name: name.clone() });
+        for service in self.service_ids.as_deref().unwrap_or_default().split(',').filter(|s| !s.is_empty()) {
+            let service: i64 = service.parse().map_err(|_| unreadable("unreadable service ids"))?;
+            let name = names.get(&service).ok_or_else(|| unreadable("a service missing from the catalogue in"))?;
+            services.push(Service { id: service, name: name.clone() });
         }
         services.sort_unstable_by_key(|service| service.id);
-        Ok(Order {
-            id: self.id,
-            datetime: Timestamp::from_millis(self.datetime),
-            totalfee: Money::from_cents(self.totalfee_cents),
-            services,
-            version: self.version,
-            created_at: Timestamp::from_millis(self.created_at),
-            updated_at: Timestamp::from_millis(self.updated_at),
-        })
+        Ok(self.order.into_order(services))
     }
 }
 

@@ -54,25 +54,24 @@ pub struct OrderQuery {
     pub limit: Option<u32>,
 }
 
+/// An order's own columns, as every read of orders selects them.
 #[derive(FromRow)]
-struct OrderRow {
+pub(super) struct OrderColumns {
     id: i64,
     datetime: i64,
     totalfee_cents: i64,
     version: i64,
     created_at: i64,
     updated_at: i64,
-    services: Option<String>,
 }
 
-impl OrderRow {
-    fn into_order(self) -> Result<Order> {
-        let services: Vec<Service> = match self.services.as_deref() {
-            Some(json) => serde_json::from_str(json)
-                .map_err(|e| Error::Internal(format!("order {} has unreadable services {json:?}: {e}", self.id)))?,
-            None => Vec::new(),
-        };
-        Ok(Order {
+impl OrderColumns {
+    pub(super) fn id(&self) -> i64 {
+        self.id
+    }
+
+    pub(super) fn into_order(self, services: Vec<Service>) -> Order {
+        Order {
             id: self.id,
             datetime: Timestamp::from_millis(self.datetime),
             totalfee: Money::from_cents(self.totalfee_cents),
@@ -80,7 +79,27 @@ impl OrderRow {
             version: self.version,
             created_at: Timestamp::from_millis(self.created_at),
             updated_at: Timestamp::from_millis(self.updated_at),
-        })
+        }
+    }
+}
+
+/// An order with its services as one JSON text.
+#[derive(FromRow)]
+struct OrderRow {
+    #[sqlx(flatten)]
+    order: OrderColumns,
+    services: Option<String>,
+}
+
+impl OrderRow {
+    fn into_order(self) -> Result<Order> {
+        let services: Vec<Service> = match self.services.as_deref() {
+            Some(json) => serde_json::from_str(json).map_err(|e| {
+                Error::Internal(format!("order {} has unreadable services {json:?}: {e}", self.order.id))
+            })?,
+            None => Vec::new(),
+        };
+        Ok(self.order.into_order(services))
     }
 }
 
