@@ -90,23 +90,32 @@ impl Form {
         Self::with(Some(order.clone()), datetime, Input::new(order.totalfee.to_string()), picked)
     }
 
-    /// The form for `stored` (the order as it is now), keeping on top of it what was changed
-    /// in this form against the order it was opened with: a stale edit reloads without losing
-    /// what was typed, and a field left alone takes the stored value.
-    pub fn rebased(&self, stored: &Order, zone: Zone) -> Self {
+    /// The form for `stored` (the order as it is now) with what was changed in this form
+    /// against the order it was opened with kept on top: a stale edit reloads without losing
+    /// what was typed. A field changed on both sides shows the stored value (saving must not
+    /// overwrite a change nobody here has seen); those fields are returned, to be named.
+    pub fn rebased(&self, stored: &Order, zone: Zone) -> (Self, Vec<&'static str>) {
         let mut fresh = Self::edit(stored, zone);
-        let Some(opened) = &self.editing else { return fresh };
-        if self.datetime.value() != zone.format(opened.datetime) {
+        fresh.focus = self.focus;
+        let Some(opened) = &self.editing else { return (fresh, Vec::new()) };
+        let mut collided = Vec::new();
+        let mut keep = |name: &'static str, typed: bool, moved: bool| {
+            if typed && moved {
+                collided.push(name);
+            }
+            typed && !moved
+        };
+        if keep("datetime", self.datetime.value() != zone.format(opened.datetime), stored.datetime != opened.datetime) {
             fresh.datetime = self.datetime.clone();
         }
-        if self.fee.value() != opened.totalfee.to_string() {
+        if keep("fee", self.fee.value() != opened.totalfee.to_string(), stored.totalfee != opened.totalfee) {
             fresh.fee = self.fee.clone();
         }
-        if self.picked.iter().ne(opened.services.iter().map(|s| &s.id)) {
+        let ids = |order: &Order| order.services.iter().map(|s| s.id).collect::<BTreeSet<i64>>();
+        if keep("services", self.picked != ids(opened), ids(stored) != ids(opened)) {
             fresh.picked = self.picked.clone();
         }
-        fresh.focus = self.focus;
-        fresh
+        (fresh, collided)
     }
 
     fn with(editing: Option<Order>, datetime: Input, fee: Input, picked: BTreeSet<i64>) -> Self {

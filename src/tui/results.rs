@@ -108,16 +108,20 @@ fn saved(app: &mut App, result: Result<crate::domain::Order, Error>) -> Vec<Effe
 fn reloaded(app: &mut App, result: Result<crate::domain::Order, Error>) {
     match result {
         Ok(order) => {
-            let form = match &app.mode {
+            let (form, collided) = match &app.mode {
                 Mode::Form(form) if form.editing.as_ref().is_some_and(|o| o.id == order.id) => {
                     form.rebased(&order, app.zone)
                 }
-                _ => Form::edit(&order, app.zone),
+                _ => (Form::edit(&order, app.zone), Vec::new()),
             };
-            app.status = Some(info(format!(
-                "order {} reloaded at version {}: your changes are kept on top of it; Enter saves them",
-                order.id, order.version
-            )));
+            let kept = if collided.is_empty() {
+                "your changes are kept on top of it".to_owned()
+            } else {
+                let verb = if collided.len() == 1 { "shows" } else { "show" };
+                let fields = collided.join(" and ");
+                format!("{fields} changed meanwhile and {verb} the stored value; your other changes are kept")
+            };
+            app.status = Some(info(format!("order {} reloaded at version {}: {kept}", order.id, order.version)));
             app.mode = Mode::Form(Box::new(form));
         }
         Err(error) => {

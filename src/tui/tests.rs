@@ -232,6 +232,18 @@ fn reloading_a_stale_edit_keeps_what_was_typed_on_top_of_the_stored_order() {
 }
 
 #[test]
+fn a_field_changed_on_both_sides_reloads_as_stored_and_is_named() {
+    let opened = order(223, 0);
+    let mut form = super::form::Form::edit(&opened, Zone::Utc);
+    form.fee = super::text::Input::new("80".to_owned());
+    let mut stored = opened.clone();
+    stored.version = 2;
+    stored.totalfee = Money::from_cents(9_000);
+    let (rebased, collided) = form.rebased(&stored, Zone::Utc);
+    assert_eq!((rebased.fee.value(), collided), ("90", vec!["fee"]), "a change nobody here saw is not overwritten");
+}
+
+#[test]
 fn the_filter_reads_ids_dates_and_service_names() {
     let mut app = app_with(3, 80, 24, false);
     let filter = super::prompts::parse_filter(&app, "from:2022-11-01 to:2022-11-02T00:00:00Z test").unwrap();
