@@ -115,13 +115,11 @@ fn reloaded(app: &mut App, result: Result<crate::domain::Order, Error>) {
                 _ => (Form::edit(&order, app.zone), Vec::new()),
             };
             let kept = if collided.is_empty() {
-                "your changes are kept on top of it".to_owned()
+                " with your changes on top; Enter saves".to_owned()
             } else {
-                let verb = if collided.len() == 1 { "shows" } else { "show" };
-                let fields = collided.join(" and ");
-                format!("{fields} changed meanwhile and {verb} the stored value; your other changes are kept")
+                format!(": {} changed meanwhile, shown as stored", collided.join(" and "))
             };
-            app.status = Some(info(format!("order {} reloaded at version {}: {kept}", order.id, order.version)));
+            app.status = Some(info(format!("order {} reloaded at version {}{kept}", order.id, order.version)));
             app.mode = Mode::Form(Box::new(form));
         }
         Err(error) => {
