@@ -47,8 +47,5 @@ async fn ready(req: &Req) -> ApiResult {
 
 /// `GET /openapi.json`.
 async fn openapi(req: Req) -> Response {
-    finish(
-        "/openapi.json",
-        req.only_get().map(|()| with_status(StatusCode::OK, OPENAPI.to_owned(), "application/json")),
-    )
+    finish("/openapi.json", req.only_get().map(|()| with_status(StatusCode::OK, OPENAPI, "application/json")))
 }

@@ -26,9 +26,9 @@ pub fn json<T: Serialize>(status: StatusCode, value: &T) -> ApiResult {
     Ok(with_status(status, body, "application/json"))
 }
 
-/// A response with a body of the given content type.
-pub fn with_status(status: StatusCode, body: String, content_type: &'static str) -> Response {
-    let mut response = Response::new(body.into());
+/// A response with a body of the given content type (a `&'static str` is sent without a copy).
+pub fn with_status(status: StatusCode, body: impl Into<bytes::Bytes>, content_type: &'static str) -> Response {
+    let mut response = Response::new(body.into().into());
     *response.status_mut() = status;
     response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     response
