@@ -12,24 +12,30 @@ use std::collections::HashMap;
 use futures_util::{Stream, TryStreamExt as _};
 use sqlx::FromRow;
 
-use super::orders::OrderColumns;
+use super::orders::{OrderColumns, order_columns};
+use super::services::catalogue;
 use super::{Backend, Store};
 use crate::domain::{Order, Service};
 use crate::error::{Error, Result};
 
-/// Every order with its service ids, comma-separated, ascending by order id.
+/// Every order with its service ids (`$ids`: the backend's text aggregate), ascending by id.
+macro_rules! export_statement {
+    ($ids:literal) => {
+        concat!(
+            "SELECT ",
+            order_columns!(),
+            ", ",
+            $ids,
+            " AS service_ids FROM orders o LEFT JOIN order_services os ON os.order_id = o.id GROUP BY o.id ORDER BY o.id"
+        )
+    };
+}
+
+/// The export statement for `backend`.
 fn statement(backend: Backend) -> &'static str {
     match backend {
-        Backend::Sqlite => {
-            "SELECT o.id, o.datetime, o.totalfee_cents, o.version, o.created_at, o.updated_at, \
-             group_concat(os.service_id) AS service_ids \
-             FROM orders o LEFT JOIN order_services os ON os.order_id = o.id GROUP BY o.id ORDER BY o.id"
-        }
-        Backend::Postgres => {
-            "SELECT o.id, o.datetime, o.totalfee_cents, o.version, o.created_at, o.updated_at, \
-             string_agg(os.service_id::text, ',') AS service_ids \
-             FROM orders o LEFT JOIN order_services os ON os.order_id = o.id GROUP BY o.id ORDER BY o.id"
-        }
+        Backend::Sqlite => export_statement!("group_concat(os.service_id)"),
+        Backend::Postgres => export_statement!("string_agg(os.service_id::text, ',')"),
     }
 }
 
@@ -72,8 +78,7 @@ impl Store {
         let (pool, backend) = (self.pool.clone(), self.backend);
         async_stream::try_stream! {
             let mut tx = pool.begin_with(begin(backend)).await?;
-            let names: HashMap<i64, String> =
-                sqlx::query_as("SELECT id, name FROM services").fetch_all(&mut *tx).await?.into_iter().collect();
+            let names: HashMap<i64, String> = catalogue(&mut tx).await?.into_iter().map(|s| (s.id, s.name)).collect();
             let mut rows = sqlx::query_as::<_, ExportRow>(statement(backend)).fetch(&mut *tx);
             while let Some(row) = rows.try_next().await? {
                 yield row.into_order(&names)?;

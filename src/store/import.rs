@@ -15,7 +15,7 @@ use std::collections::{HashMap, HashSet};
 use sqlx::{AnyConnection, Executor as _};
 
 use super::orders::next_order_id;
-use super::services::insert_service;
+use super::services::{catalogue, insert_service};
 use super::sql::{Rows, Sql};
 use super::{Backend, Store};
 use crate::domain::schedule;
@@ -85,9 +85,9 @@ struct Catalogue {
 
 impl Catalogue {
     async fn load(conn: &mut AnyConnection) -> Result<Self> {
-        let rows: Vec<(i64, String)> = sqlx::query_as("SELECT id, name FROM services").fetch_all(conn).await?;
-        let ids_by_key = rows.iter().map(|(id, name)| (name_key(name), *id)).collect();
-        Ok(Self { names: rows.into_iter().collect(), ids_by_key })
+        let services = catalogue(conn).await?;
+        let ids_by_key = services.iter().map(|s| (name_key(&s.name), s.id)).collect();
+        Ok(Self { names: services.into_iter().map(|s| (s.id, s.name)).collect(), ids_by_key })
     }
 
     /// Makes sure the service a record names exists under that id and name, creating it when

@@ -24,12 +24,22 @@ macro_rules! services_json {
     };
 }
 
+/// An order's own columns on `orders o`, as [`OrderColumns`] reads them.
+macro_rules! order_columns {
+    () => {
+        "o.id, o.datetime, o.totalfee_cents, o.version, o.created_at, o.updated_at"
+    };
+}
+pub(super) use order_columns;
+
 /// The columns of an order with its services aggregated into one JSON text per row, so a
 /// listing is one index-ordered scan.
 macro_rules! select_orders {
     ($backend:tt) => {
         concat!(
-            "SELECT o.id, o.datetime, o.totalfee_cents, o.version, o.created_at, o.updated_at, (",
+            "SELECT ",
+            order_columns!(),
+            ", (",
             services_json!($backend),
             " FROM order_services os JOIN services s ON s.id = os.service_id WHERE os.order_id = o.id) AS services",
             " FROM orders o"

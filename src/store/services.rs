@@ -14,9 +14,7 @@ impl Store {
     /// # Errors
     /// When the database fails.
     pub async fn list_services(&self) -> Result<Vec<Service>> {
-        let rows: Vec<(i64, String)> =
-            sqlx::query_as("SELECT id, name FROM services ORDER BY id").fetch_all(&self.pool).await?;
-        Ok(rows.into_iter().map(|(id, name)| Service { id, name }).collect())
+        self.read(|conn| Box::pin(catalogue(conn))).await
     }
 
     /// One service.
@@ -89,6 +87,12 @@ impl Store {
         tx.commit().await?;
         Ok(service)
     }
+}
+
+/// The whole catalogue, by id, as `conn` sees it (inside its transaction, if any).
+pub(super) async fn catalogue(conn: &mut AnyConnection) -> Result<Vec<Service>> {
+    let rows: Vec<(i64, String)> = sqlx::query_as("SELECT id, name FROM services ORDER BY id").fetch_all(conn).await?;
+    Ok(rows.into_iter().map(|(id, name)| Service { id, name }).collect())
 }
 
 pub(super) async fn find_service(conn: &mut AnyConnection, id: i64) -> Result<Option<Service>> {
