@@ -38,7 +38,7 @@ pub(super) async fn create(mut req: Req) -> ApiResult {
     let Some(key) = key else {
         let new = input::new_order(&body).map_err(Error::Invalid)?;
         let order = req.state.store.create_order(&new, &principal.subject).await?;
-        return created(&order);
+        return Ok(replay(&stored_created(&order)));
     };
     let store = &req.state.store;
     if let Some(earlier) = store.find_idempotency_key(&key.subject, &key.key).await? {
@@ -74,12 +74,8 @@ fn replay_or_mismatch(key: &IdempotencyKey, first_hash: &str, response: &StoredR
     }
 }
 
-/// 201 with `Location` and `ETag`: the same response whether or not it is remembered.
-fn created(order: &Order) -> ApiResult {
-    Ok(replay(&stored_created(order)))
-}
-
-/// The 201, as the idempotency store keeps it.
+/// The 201 with `Location` and `ETag`, as the idempotency store keeps it and as it is sent
+/// whether or not a key asked to remember it.
 fn stored_created(order: &Order) -> StoredResponse {
     StoredResponse {
         status: StatusCode::CREATED.as_u16(),
