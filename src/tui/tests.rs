@@ -190,16 +190,21 @@ fn a_conflict_shows_in_the_form_and_ctrl_o_opens_the_order_keeping_the_form() {
     assert_eq!((form.datetime.value(), form.fee.value()), ("2022-11-01 15:00", "50"));
 }
 
+/// Edits order 223's fee (appends "1"), saves, has the save refused as stale, and presses
+/// Ctrl-R: the effects of that key.
+fn edit_the_fee_until_stale_then_reload(app: &mut App) -> Vec<Effect> {
+    press(app, KeyCode::Char('e'));
+    press(app, KeyCode::Tab);
+    type_text(app, "1");
+    assert!(matches!(&press(app, KeyCode::Enter)[..], [Effect::Update { id: 223, version: 1, .. }]));
+    update(app, Action::Saved(Err(Error::Stale { id: 223, expected: 1, actual: 2 })));
+    key(app, KeyEvent::new(KeyCode::Char('r'), KeyModifiers::CONTROL))
+}
+
 #[test]
 fn a_stale_save_offers_a_reload_and_never_retries_by_itself() {
     let mut app = app_with(3, 80, 24, false);
-    press(&mut app, KeyCode::Char('e'));
-    press(&mut app, KeyCode::Tab);
-    type_text(&mut app, "1");
-    assert!(matches!(&press(&mut app, KeyCode::Enter)[..], [Effect::Update { id: 223, version: 1, .. }]));
-    update(&mut app, Action::Saved(Err(Error::Stale { id: 223, expected: 1, actual: 2 })));
-    let reload = key(&mut app, KeyEvent::new(KeyCode::Char('r'), KeyModifiers::CONTROL));
-    assert_eq!(reload, vec![Effect::Reload(223)]);
+    assert_eq!(edit_the_fee_until_stale_then_reload(&mut app), vec![Effect::Reload(223)]);
     let mut changed = order(223, 0);
     changed.version = 2;
     update(&mut app, Action::Reloaded(Ok(changed)));
@@ -210,14 +215,9 @@ fn a_stale_save_offers_a_reload_and_never_retries_by_itself() {
 #[test]
 fn reloading_a_stale_edit_keeps_what_was_typed_on_top_of_the_stored_order() {
     let mut app = app_with(3, 80, 24, false);
-    press(&mut app, KeyCode::Char('e'));
-    press(&mut app, KeyCode::Tab);
-    type_text(&mut app, "1");
-    let Mode::Form(form) = &app.mode else { panic!("editing") };
-    let (typed_fee, opened_datetime) = (form.fee.value().to_owned(), form.datetime.value().to_owned());
-    press(&mut app, KeyCode::Enter);
-    update(&mut app, Action::Saved(Err(Error::Stale { id: 223, expected: 1, actual: 2 })));
-    key(&mut app, KeyEvent::new(KeyCode::Char('r'), KeyModifiers::CONTROL));
+    let opened = order(223, 0);
+    let (typed_fee, opened_datetime) = (format!("{}1", opened.totalfee), app.zone.format(opened.datetime));
+    edit_the_fee_until_stale_then_reload(&mut app);
     // Meanwhile someone else moved the order by a day and left its fee alone.
     let mut changed = order(223, 0);
     changed.version = 2;
