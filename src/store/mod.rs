@@ -411,6 +411,37 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn every_connection_gets_its_backends_session_settings() {
+        // PostgreSQL when the suite runs against it (CI's second run), else a SQLite file.
+        let dir = tempfile::tempdir().unwrap();
+        let url = std::env::var("ORDERS_TEST_DATABASE_URL")
+            .ok()
+            .filter(|url| !url.is_empty())
+            .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("settings.db").display()));
+        let options = StoreOptions { max_connections: 2, auto_migrate: false, min_gap: Duration::ZERO };
+        let store = Store::connect(&url, &options).await.unwrap();
+        let expected: &[(&str, &str)] = match store.backend {
+            Backend::Postgres => &[
+                ("SELECT current_setting('jit')", "off"),
+                ("SELECT current_setting('max_parallel_workers_per_gather')", "0"),
+            ],
+            Backend::Sqlite => &[
+                ("SELECT CAST((SELECT * FROM pragma_journal_mode) AS TEXT)", "wal"),
+                ("SELECT CAST((SELECT * FROM pragma_foreign_keys) AS TEXT)", "1"),
+                ("SELECT CAST((SELECT * FROM pragma_busy_timeout) AS TEXT)", "30000"),
+            ],
+        };
+        // Both connections of the pool at once: each got the settings when it was opened.
+        let mut connections = [store.pool.acquire().await.unwrap(), store.pool.acquire().await.unwrap()];
+        for conn in &mut connections {
+            for (query, value) in expected {
+                let got: String = sqlx::query_scalar(*query).fetch_one(&mut **conn).await.unwrap();
+                assert_eq!(got, *value, "{query}");
+            }
+        }
+    }
+
+    #[tokio::test]
     async fn a_read_that_found_its_connection_dead_runs_again_and_other_failures_are_final() {
         use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
         let options = StoreOptions { max_connections: 2, auto_migrate: false, min_gap: Duration::ZERO };
