@@ -37,7 +37,8 @@ pub use tokens::{NewRefreshToken, RefreshGrant};
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
 
-/// The key of the PostgreSQL advisory lock that serializes every write (see [`Store::begin_write`]).
+/// The key of the PostgreSQL advisory lock that serializes every write (see [`Store::begin_write`]);
+/// the schema's reference triggers take it too, written out as a number in their migration.
 const POSTGRES_WRITE_LOCK: i64 = 0x6f72_6465_7273; // "orders"
 
 /// Connections a pool opens up front (at most its size).
@@ -240,8 +241,11 @@ impl Store {
     /// PostgreSQL. On SQLite, `BEGIN IMMEDIATE` takes the database's write lock up front (a
     /// plain `BEGIN` would take it at the first write and fail with SQLITE_BUSY instead of
     /// waiting). On PostgreSQL, a transaction-scoped advisory lock is taken first, in READ
-    /// COMMITTED, so every later statement's snapshot already sees whatever the previous
-    /// holder committed; history `seq` values are therefore handed out in commit order.
+    /// COMMITTED (named, whatever the database's default: under REPEATABLE READ the snapshot
+    /// would be taken before the lock is granted), so every later statement's snapshot already
+    /// sees whatever the previous holder committed; history `seq` values are therefore handed
+    /// out in commit order. The reference triggers of the schema take the same lock
+    /// (migrations/postgres/0003_order_references.sql).
     ///
     /// SQLite writers of this process first queue on an in-process gate: SQLite's busy handler
     /// lets waiting writers poll with growing sleeps (up to 100 ms), which under concurrent
@@ -256,7 +260,7 @@ impl Store {
                 Ok(WriteTx { tx, _gate: Some(gate) })
             }
             Backend::Postgres => {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.pool.begin_with("BEGIN ISOLATION LEVEL READ COMMITTED").await?;
                 sqlx::query("SELECT 1 FROM pg_advisory_xact_lock($1)")
                     .bind(POSTGRES_WRITE_LOCK)
                     .execute(&mut *tx)
@@ -380,6 +384,12 @@ fn is_foreign_key_violation(err: &sqlx::Error) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_reference_triggers_take_the_stores_write_lock() {
+        let migration = include_str!("../../migrations/postgres/0003_order_references.sql");
+        assert!(migration.contains(&format!("pg_advisory_xact_lock({POSTGRES_WRITE_LOCK})")));
+    }
 
     #[test]
     fn the_backend_is_picked_by_the_url_scheme() {

@@ -11,6 +11,7 @@ mod api_status;
 mod cli;
 mod helpers;
 mod openapi_check;
+mod references;
 mod schedule;
 mod store;
 mod tui_e2e;
