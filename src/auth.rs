@@ -2,7 +2,10 @@
 //! single-use refresh tokens kept hashed in the store, the three roles, and the secret they
 //! are signed with (configured, or generated once into an owner-only file).
 
+mod verified;
+
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -111,6 +114,7 @@ pub struct Tokens {
     audience: String,
     access_ttl: Duration,
     refresh_ttl: Duration,
+    verified: Arc<verified::Verified>,
 }
 
 impl std::fmt::Debug for Tokens {
@@ -145,6 +149,7 @@ impl Tokens {
             audience: auth.audience.clone(),
             access_ttl: auth.access_ttl,
             refresh_ttl: auth.refresh_ttl,
+            verified: Arc::default(),
         })
     }
 
@@ -188,16 +193,29 @@ impl Tokens {
     /// # Errors
     /// [`Error::Unauthorized`] naming what is wrong.
     pub fn verify(&self, token: &str) -> Result<Principal> {
-        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
-            .map_err(|e| Error::Unauthorized(format!("the access token is not valid: {e}")))?;
-        let claims = data.claims;
-        let now = Timestamp::now().millis() / 1000;
-        if claims.iat > now + i64::try_from(LEEWAY_SECONDS).unwrap_or(0) {
+        self.verify_at(token, Timestamp::now().millis() / 1000)
+    }
+
+    /// [`Tokens::verify`] at `now` (seconds): a token that passed every check before is only
+    /// checked for expiry again (see `verified`).
+    fn verify_at(&self, token: &str, now: i64) -> Result<Principal> {
+        let leeway = i64::try_from(LEEWAY_SECONDS).unwrap_or(0);
+        match self.verified.lookup(token, now, leeway) {
+            verified::Lookup::Valid(principal) => return Ok(principal),
+            verified::Lookup::Expired => {
+                return Err(not_valid(jsonwebtoken::errors::ErrorKind::ExpiredSignature.into()));
+            }
+            verified::Lookup::Unknown => {}
+        }
+        let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).map_err(not_valid)?.claims;
+        if claims.iat > now + leeway {
             return Err(Error::Unauthorized("the access token is not valid yet (iat is in the future)".to_owned()));
         }
         let role = Role::parse(&claims.role)
             .map_err(|_| Error::Unauthorized(format!("the access token has an unknown role {:?}", claims.role)))?;
-        Ok(Principal { subject: claims.sub, role })
+        let principal = Principal { subject: claims.sub, role };
+        self.verified.remember(token, &principal, claims.exp);
+        Ok(principal)
     }
 
     /// Mints an access token, and with `refresh` a refresh token starting a new family.
@@ -311,6 +329,10 @@ fn create_secret_file(path: &std::path::Path) -> Result<Vec<u8>> {
     Ok(secret.into_bytes())
 }
 
+fn not_valid(e: jsonwebtoken::errors::Error) -> Error {
+    Error::Unauthorized(format!("the access token is not valid: {e}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -332,6 +354,20 @@ mod tests {
         let (token, ttl) = tokens.access_token("me", Role::Writer, None).unwrap();
         assert_eq!(ttl, 15 * 60);
         assert_eq!(tokens.verify(&token).unwrap(), Principal { subject: "me".to_owned(), role: Role::Writer });
+    }
+
+    #[test]
+    fn a_token_verified_before_still_expires_and_is_refused_as_expired() {
+        let tokens = Tokens::new(&[7; 32], &auth()).unwrap();
+        let (token, ttl) = tokens.access_token("me", Role::Reader, None).unwrap();
+        let now = Timestamp::now().millis() / 1000;
+        assert!(tokens.verify_at(&token, now).is_ok());
+        assert!(tokens.verify_at(&token, now).is_ok(), "again, remembered");
+        let later = now + i64::try_from(ttl + LEEWAY_SECONDS).unwrap() + 2;
+        let err = tokens.verify_at(&token, later).unwrap_err();
+        assert_eq!(err.to_string(), "the access token is not valid: ExpiredSignature");
+        let other = Tokens::new(&[8; 32], &auth()).unwrap();
+        assert!(other.verify(&token).is_err(), "what one secret remembers, another does not accept");
     }
 
     #[test]
