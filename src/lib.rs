@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod json_log;
 pub mod store;
 pub mod tui;
 

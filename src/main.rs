@@ -82,7 +82,7 @@ fn init_tracing(serve: bool) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     if serve {
-        builder.json().flatten_event(true).init();
+        builder.event_format(orders::json_log::JsonLines).init();
     } else {
         builder.init();
     }
