@@ -88,27 +88,47 @@ impl Visit for Fields {
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
         self.key(field);
-        push_str_value(&mut self.line, &format!("{value:?}"));
+        self.line.push('"');
+        let _ = write!(Escaped(&mut self.line), "{value:?}");
+        self.line.push('"');
     }
 }
 
 /// Appends `text` as a JSON string.
 fn push_str_value(line: &mut String, text: &str) {
     line.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => line.push_str("\\\""),
-            '\\' => line.push_str("\\\\"),
-            '\n' => line.push_str("\\n"),
-            '\r' => line.push_str("\\r"),
-            '\t' => line.push_str("\\t"),
-            c if c < ' ' => {
-                let _ = write!(line, "\\u{:04x}", u32::from(c));
-            }
-            c => line.push(c),
-        }
-    }
+    push_escaped(line, text);
     line.push('"');
+}
+
+/// Appends `text` with JSON string escapes: runs that need none are copied whole.
+fn push_escaped(line: &mut String, text: &str) {
+    let mut rest = text;
+    while let Some(at) = rest.bytes().position(|b| b == b'"' || b == b'\\' || b < b' ') {
+        line.push_str(&rest[..at]);
+        match rest.as_bytes()[at] {
+            b'"' => line.push_str("\\\""),
+            b'\\' => line.push_str("\\\\"),
+            b'\n' => line.push_str("\\n"),
+            b'\r' => line.push_str("\\r"),
+            b'\t' => line.push_str("\\t"),
+            control => {
+                let _ = write!(line, "\\u{control:04x}");
+            }
+        }
+        rest = &rest[at + 1..];
+    }
+    line.push_str(rest);
+}
+
+/// A `fmt::Write` that escapes what is written into it (for `Debug` values).
+struct Escaped<'a>(&'a mut String);
+
+impl fmt::Write for Escaped<'_> {
+    fn write_str(&mut self, text: &str) -> fmt::Result {
+        push_escaped(self.0, text);
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -162,6 +182,8 @@ mod tests {
         assert!(at.len() == 27 && at.ends_with('Z') && chrono::DateTime::parse_from_rfc3339(at).is_ok(), "{at}");
         assert_eq!(lines[1]["odd"], "quote \" backslash \\ newline \n bell \u{7} é");
         assert_eq!(lines[1]["debug"], "Some(-3)");
+        let quoted = lines_of(|| tracing::info!(text = ?"a \"b\"", "m"));
+        assert!(quoted[0].contains(r#""text":"\"a \\\"b\\\"\"""#), "{}", quoted[0]);
         assert_eq!(lines[1]["level"], "WARN");
     }
 }
