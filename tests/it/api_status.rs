@@ -261,3 +261,24 @@ async fn if_match_star_writes_whatever_the_version_and_a_weak_tag_matches_nothin
     let weak = app.call("PATCH", &path, Some(Role::Writer), Some(&patch), &[("if-match", "W/\"2\"")]).await;
     assert_eq!((weak.status, weak.problem_type().as_str()), (412, "precondition-failed"), "{}", weak.text);
 }
+
+#[tokio::test]
+async fn an_internal_error_is_a_500_problem_that_tells_nothing_of_the_internals() {
+    use sqlx::{Connection as _, Executor as _};
+    let (app, id) = app_with_orders().await;
+    // A history event nobody can read (written by hand: the store never writes one).
+    sqlx::any::install_default_drivers();
+    let mut conn = sqlx::AnyConnection::connect(&app.db().url).await.unwrap();
+    conn.execute(sqlx::AssertSqlSafe(format!("UPDATE history SET snapshot = 'not json' WHERE order_id = {id}")))
+        .await
+        .unwrap();
+    let reply = app.call("GET", &format!("/orders/{id}/history"), Some(Role::Reader), None, &[]).await;
+    assert_eq!(reply.status, 500, "{}", reply.text);
+    assert_eq!(reply.problem_type(), "internal");
+    assert_eq!(reply.header("content-type"), Some("application/problem+json"));
+    assert_eq!(reply.json()["detail"], "an internal error occurred", "{}", reply.text);
+    assert!(!reply.text.contains("snapshot") && !reply.text.contains("history event"), "{}", reply.text);
+    // The server keeps serving.
+    let order = app.call("GET", &format!("/orders/{id}"), Some(Role::Reader), None, &[]).await;
+    assert_eq!(order.status, 200);
+}
