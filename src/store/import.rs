@@ -14,7 +14,8 @@ use std::collections::{HashMap, HashSet};
 
 use sqlx::{AnyConnection, Executor as _};
 
-use super::orders::next_order_id;
+use super::history::insert_history;
+use super::orders::{INSERT_ORDER_SERVICES, insert_orders, next_order_id};
 use super::services::{catalogue, insert_service};
 use super::sql::{Rows, Sql};
 use super::{Backend, Store};
@@ -282,21 +283,9 @@ async fn first_taken_id(
 /// The statements that insert orders, their services and their `created` events: a few
 /// multi-row statements for the batch.
 fn insert_statements(backend: Backend, batch: &[Pending], actor: &str) -> Result<Vec<Sql>> {
-    let mut orders = Rows::new(
-        backend,
-        "INSERT INTO orders (id, datetime, totalfee_cents, version, created_at, updated_at) VALUES ",
-        rows_per_statement(backend, 128),
-    );
-    let mut links = Rows::new(
-        backend,
-        "INSERT INTO order_services (order_id, service_id) VALUES ",
-        rows_per_statement(backend, 256),
-    );
-    let mut events = Rows::new(
-        backend,
-        "INSERT INTO history (order_id, kind, actor, at, snapshot) VALUES ",
-        rows_per_statement(backend, 32),
-    );
+    let mut orders = Rows::new(backend, insert_orders!(), rows_per_statement(backend, 128));
+    let mut links = Rows::new(backend, INSERT_ORDER_SERVICES, rows_per_statement(backend, 256));
+    let mut events = Rows::new(backend, insert_history!(), rows_per_statement(backend, 32));
     for Pending { order, .. } in batch {
         let row = orders.next_row().bind(order.id).push(", ").bind(order.datetime.millis()).push(", ");
         row.bind(order.totalfee.cents()).push(", 1, ").bind(order.created_at.millis()).push(", ");

@@ -32,6 +32,17 @@ macro_rules! order_columns {
 }
 pub(super) use order_columns;
 
+/// The head of an insert into `orders`, for a create's one row and an import's many.
+macro_rules! insert_orders {
+    () => {
+        "INSERT INTO orders (id, datetime, totalfee_cents, version, created_at, updated_at) VALUES "
+    };
+}
+pub(super) use insert_orders;
+
+/// The head of an insert into `order_services`, for a create or update and an import.
+pub(super) const INSERT_ORDER_SERVICES: &str = "INSERT INTO order_services (order_id, service_id) VALUES ";
+
 /// The columns of an order with its services aggregated into one JSON text per row, so a
 /// listing is one index-ordered scan.
 macro_rules! select_orders {
@@ -392,18 +403,20 @@ async fn insert_order(
     services: &[i64],
 ) -> Result<Order> {
     let now = Timestamp::now().millis();
-    sqlx::query(
-        "INSERT INTO orders (id, datetime, totalfee_cents, version, created_at, updated_at) VALUES ($1, $2, $3, 1, $4, $4)",
-    )
-    .bind(id)
-    .bind(datetime.millis())
-    .bind(totalfee.cents())
-    .bind(now)
-    .execute(&mut *conn)
-    .await
-    .map_err(|e| {
-        if super::is_unique_violation(&e) { Error::Duplicate(format!("order {id} already exists")) } else { e.into() }
-    })?;
+    sqlx::query(concat!(insert_orders!(), "($1, $2, $3, 1, $4, $4)"))
+        .bind(id)
+        .bind(datetime.millis())
+        .bind(totalfee.cents())
+        .bind(now)
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| {
+            if super::is_unique_violation(&e) {
+                Error::Duplicate(format!("order {id} already exists"))
+            } else {
+                e.into()
+            }
+        })?;
     insert_order_services(conn, backend, id, services).await?;
     fetch_order(conn, backend, id).await?.ok_or(Error::NotFound { what: "order", id })
 }
@@ -414,7 +427,7 @@ async fn insert_order_services(
     order_id: i64,
     services: &[i64],
 ) -> Result<()> {
-    let mut sql = Sql::new(backend, "INSERT INTO order_services (order_id, service_id) VALUES ");
+    let mut sql = Sql::new(backend, INSERT_ORDER_SERVICES);
     for (i, service) in services.iter().enumerate() {
         sql.push(if i == 0 { "(" } else { ", (" }).bind(order_id).push(", ").bind(*service).push(")");
     }
