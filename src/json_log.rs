@@ -12,6 +12,7 @@ use std::fmt::{self, Write as _};
 
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
+use tracing_log::NormalizeEvent as _;
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
@@ -26,7 +27,10 @@ where
     N: for<'a> FormatFields<'a> + 'static,
 {
     fn format_event(&self, _: &FmtContext<'_, S, N>, mut writer: Writer<'_>, event: &Event<'_>) -> fmt::Result {
-        let meta = event.metadata();
+        // An event from the `log` crate (sqlx logs through it) names its own target and level;
+        // its `log.*` fields are that bookkeeping, not content.
+        let normalized = event.normalized_metadata();
+        let meta = normalized.as_ref().unwrap_or_else(|| event.metadata());
         let mut line = String::with_capacity(256);
         line.push_str("{\"timestamp\":\"");
         write!(line, "{}", humantime::format_rfc3339_micros(std::time::SystemTime::now()))?;
@@ -49,16 +53,23 @@ struct Fields {
 }
 
 impl Fields {
-    fn key(&mut self, field: &Field) {
+    /// Starts a field; `false` for the `log.*` fields of an event from the `log` crate.
+    fn key(&mut self, field: &Field) -> bool {
+        if field.name().starts_with("log.") {
+            return false;
+        }
         self.line.push(',');
         push_str_value(&mut self.line, field.name());
         self.line.push(':');
+        true
     }
 }
 
 impl Visit for Fields {
     fn record_f64(&mut self, field: &Field, value: f64) {
-        self.key(field);
+        if !self.key(field) {
+            return;
+        }
         if value.is_finite() {
             let _ = write!(self.line, "{value}");
         } else {
@@ -67,27 +78,37 @@ impl Visit for Fields {
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
-        self.key(field);
+        if !self.key(field) {
+            return;
+        }
         let _ = write!(self.line, "{value}");
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
-        self.key(field);
+        if !self.key(field) {
+            return;
+        }
         let _ = write!(self.line, "{value}");
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
-        self.key(field);
+        if !self.key(field) {
+            return;
+        }
         self.line.push_str(if value { "true" } else { "false" });
     }
 
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.key(field);
+        if !self.key(field) {
+            return;
+        }
         push_str_value(&mut self.line, value);
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.key(field);
+        if !self.key(field) {
+            return;
+        }
         self.line.push('"');
         let _ = write!(Escaped(&mut self.line), "{value:?}");
         self.line.push('"');
@@ -185,5 +206,11 @@ mod tests {
         let quoted = lines_of(|| tracing::info!(text = ?"a \"b\"", "m"));
         assert!(quoted[0].contains(r#""text":"\"a \\\"b\\\"\"""#), "{}", quoted[0]);
         assert_eq!(lines[1]["level"], "WARN");
+        let _ = tracing_log::LogTracer::init();
+        let from_log = lines_of(|| log::info!(target: "sqlx::query", "slow statement"));
+        let from_log: serde_json::Value = serde_json::from_str(&from_log[0]).unwrap();
+        assert_eq!((from_log["target"].as_str(), from_log["level"].as_str()), (Some("sqlx::query"), Some("INFO")));
+        assert_eq!(from_log["message"], "slow statement");
+        assert!(from_log.as_object().unwrap().keys().all(|key| !key.starts_with("log.")), "{from_log}");
     }
 }
