@@ -28,7 +28,7 @@ struct Histogram {
 
 #[derive(Debug, Default)]
 struct Counters {
-    requests: BTreeMap<(&'static str, String, u16), u64>,
+    requests: BTreeMap<(&'static str, &'static str, u16), u64>,
     latency: BTreeMap<&'static str, Histogram>,
 }
 
@@ -42,7 +42,7 @@ impl Metrics {
     /// Counts one request.
     pub fn record(&self, route: &'static str, method: &str, status: u16, latency: Duration) {
         let mut counters = self.counters.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        *counters.requests.entry((route, method.to_owned(), status)).or_default() += 1;
+        *counters.requests.entry((route, method_label(method), status)).or_default() += 1;
         let histogram = counters.latency.entry(route).or_default();
         let seconds = latency.as_secs_f64();
         for (count, bound) in histogram.counts.iter_mut().zip(BUCKETS) {
@@ -94,6 +94,23 @@ impl Metrics {
     }
 }
 
+/// The method's label: HTTP's own methods by name, any other as `OTHER`, so that clients
+/// sending made-up methods cannot grow the counters without bound.
+fn method_label(method: &str) -> &'static str {
+    match method {
+        "GET" => "GET",
+        "HEAD" => "HEAD",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "PATCH" => "PATCH",
+        "DELETE" => "DELETE",
+        "OPTIONS" => "OPTIONS",
+        "CONNECT" => "CONNECT",
+        "TRACE" => "TRACE",
+        _ => "OTHER",
+    }
+}
+
 /// `GET /metrics`.
 pub fn routes(state: &AppState) -> BoxedFilter<(Response,)> {
     warp::path!("metrics").and(req(state.clone())).then(metrics).boxed()
@@ -108,4 +125,27 @@ fn get(req: &Req) -> ApiResult {
     req.authorize(Role::Reader)?;
     let text = req.state.metrics.render(req.state.store.pool_stats());
     Ok(with_status(StatusCode::OK, text, "text/plain; version=0.0.4; charset=utf-8"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn made_up_methods_are_counted_together_as_other() {
+        let metrics = Metrics::default();
+        for method in ["GET", "BREW", "WHEN", "GET"] {
+            metrics.record("/orders", method, 405, Duration::from_millis(1));
+        }
+        let text = metrics.render((1, 1));
+        assert!(
+            text.contains("orders_http_requests_total{route=\"/orders\",method=\"GET\",status=\"405\"} 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains("orders_http_requests_total{route=\"/orders\",method=\"OTHER\",status=\"405\"} 2"),
+            "{text}"
+        );
+        assert!(!text.contains("BREW"), "{text}");
+    }
 }
