@@ -68,12 +68,10 @@ impl fmt::Display for Timestamp {
     /// 5 % of the server's instructions for `GET /orders/{id}`); other years go through chrono.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let at = self.to_utc();
-        let Ok(year) = u32::try_from(at.year()) else {
-            return f.write_str(&at.to_rfc3339_opts(SecondsFormat::Millis, true));
+        let year = match u32::try_from(at.year()) {
+            Ok(year) if year <= 9999 => year,
+            _ => return f.write_str(&at.to_rfc3339_opts(SecondsFormat::Millis, true)),
         };
-        if year > 9999 {
-            return f.write_str(&at.to_rfc3339_opts(SecondsFormat::Millis, true));
-        }
         let mut text = *b"0000-00-00T00:00:00.000Z";
         let mut put = |at: usize, width: usize, mut value: u32| {
             for i in (at..at + width).rev() {
