@@ -34,7 +34,15 @@ BEGIN
     PERFORM pg_advisory_xact_lock(122537101324915);
 END $$;
 
--- Inserted or updated order_services rows (the statement's new rows: `added`) name orders.
+-- What a violated key raises: SQLSTATE 23503 with the key's message, detail, table and name,
+-- so that the store and other clients classify it as they did the declared keys'.
+CREATE FUNCTION refuse_reference(message TEXT, detail TEXT, on_table TEXT, key_name TEXT) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION USING MESSAGE = message, ERRCODE = 'foreign_key_violation', DETAIL = detail,
+                          TABLE = on_table, CONSTRAINT = key_name;
+END $$;
+
 -- Inserted or updated order_services rows (the statement's new rows: `added`) name an
 -- existing order and an existing service.
 CREATE FUNCTION order_services_name_what_exists() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -45,18 +53,16 @@ BEGIN
     SELECT a.order_id INTO missing FROM added a
         WHERE NOT EXISTS (SELECT 1 FROM orders o WHERE o.id = a.order_id) LIMIT 1;
     IF FOUND THEN
-        RAISE EXCEPTION 'insert or update on table "order_services" violates foreign key constraint "order_services_order_id_fkey"'
-            USING ERRCODE = 'foreign_key_violation',
-                  DETAIL = format('Key (order_id)=(%s) is not present in table "orders".', missing),
-                  TABLE = 'order_services', CONSTRAINT = 'order_services_order_id_fkey';
+        PERFORM refuse_reference('insert or update on table "order_services" violates foreign key constraint "order_services_order_id_fkey"',
+                                 format('Key (order_id)=(%s) is not present in table "orders".', missing),
+                                 'order_services', 'order_services_order_id_fkey');
     END IF;
     SELECT a.service_id INTO missing FROM added a
         WHERE NOT EXISTS (SELECT 1 FROM services s WHERE s.id = a.service_id) LIMIT 1;
     IF FOUND THEN
-        RAISE EXCEPTION 'insert or update on table "order_services" violates foreign key constraint "order_services_service_id_fkey"'
-            USING ERRCODE = 'foreign_key_violation',
-                  DETAIL = format('Key (service_id)=(%s) is not present in table "services".', missing),
-                  TABLE = 'order_services', CONSTRAINT = 'order_services_service_id_fkey';
+        PERFORM refuse_reference('insert or update on table "order_services" violates foreign key constraint "order_services_service_id_fkey"',
+                                 format('Key (service_id)=(%s) is not present in table "services".', missing),
+                                 'order_services', 'order_services_service_id_fkey');
     END IF;
     RETURN NULL;
 END $$;
@@ -85,10 +91,9 @@ BEGIN
     PERFORM order_references_lock();
     SELECT os.service_id INTO used FROM order_services os WHERE os.service_id IN (SELECT id FROM removed) LIMIT 1;
     IF FOUND THEN
-        RAISE EXCEPTION 'update or delete on table "services" violates foreign key constraint "order_services_service_id_fkey" on table "order_services"'
-            USING ERRCODE = 'foreign_key_violation',
-                  DETAIL = format('Key (id)=(%s) is still referenced from table "order_services".', used),
-                  TABLE = 'services', CONSTRAINT = 'order_services_service_id_fkey';
+        PERFORM refuse_reference('update or delete on table "services" violates foreign key constraint "order_services_service_id_fkey" on table "order_services"',
+                                 format('Key (id)=(%s) is still referenced from table "order_services".', used),
+                                 'services', 'order_services_service_id_fkey');
     END IF;
     RETURN NULL;
 END $$;
@@ -99,9 +104,8 @@ CREATE FUNCTION services_truncate_unused() RETURNS trigger LANGUAGE plpgsql AS $
 BEGIN
     PERFORM order_references_lock();
     IF EXISTS (SELECT 1 FROM order_services) THEN
-        RAISE EXCEPTION 'cannot truncate table "services": order_services still names its services'
-            USING ERRCODE = 'foreign_key_violation', TABLE = 'services',
-                  CONSTRAINT = 'order_services_service_id_fkey';
+        PERFORM refuse_reference('cannot truncate table "services": order_services still names its services',
+                                 'Table "order_services" is not empty.', 'services', 'order_services_service_id_fkey');
     END IF;
     RETURN NULL;
 END $$;
@@ -111,6 +115,7 @@ END $$;
 CREATE FUNCTION ids_named_by_order_services_stay() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     column_name TEXT := CASE TG_TABLE_NAME WHEN 'orders' THEN 'order_id' ELSE 'service_id' END;
+    key_name TEXT := format('order_services_%s_fkey', column_name);
     still_named BOOLEAN;
 BEGIN
     PERFORM order_references_lock();
@@ -118,11 +123,10 @@ BEGIN
                    ' AND NOT EXISTS (SELECT 1 FROM %I WHERE id = $1)', column_name, TG_TABLE_NAME)
         INTO still_named USING OLD.id;
     IF still_named THEN
-        RAISE EXCEPTION 'update on table "%" violates foreign key constraint "order_services_%_fkey" on table "order_services"',
-                TG_TABLE_NAME, column_name
-            USING ERRCODE = 'foreign_key_violation',
-                  DETAIL = format('Key (id)=(%s) is still referenced from table "order_services".', OLD.id),
-                  TABLE = TG_TABLE_NAME;
+        PERFORM refuse_reference(format('update on table "%s" violates foreign key constraint "%s" on table "order_services"',
+                                        TG_TABLE_NAME, key_name),
+                                 format('Key (id)=(%s) is still referenced from table "order_services".', OLD.id),
+                                 TG_TABLE_NAME, key_name);
     END IF;
     RETURN NULL;
 END $$;
