@@ -25,14 +25,17 @@ async fn by_hand(db: &TestDb) -> AnyConnection {
     AnyConnection::connect(&db.url).await.expect("a connection by hand")
 }
 
-/// Refused as a foreign key violation: SQLSTATE 23503 on PostgreSQL; on SQLite, its
-/// FOREIGN KEY constraint (a RESTRICT reports SQLITE_CONSTRAINT_TRIGGER, not _FOREIGNKEY).
-async fn refused_as_a_foreign_key(conn: &mut AnyConnection, sql: &'static str) {
-    match conn.execute(sql).await {
-        Err(sqlx::Error::Database(e)) => {
-            assert!(e.is_foreign_key_violation() || e.message() == "FOREIGN KEY constraint failed", "{sql}: {e}");
+/// Each statement is refused as a foreign key violation: SQLSTATE 23503 on PostgreSQL; on
+/// SQLite, its FOREIGN KEY constraint (a RESTRICT reports SQLITE_CONSTRAINT_TRIGGER, not
+/// _FOREIGNKEY).
+async fn refused_as_a_foreign_key(conn: &mut AnyConnection, statements: &[&'static str]) {
+    for &sql in statements {
+        match conn.execute(sql).await {
+            Err(sqlx::Error::Database(e)) => {
+                assert!(e.is_foreign_key_violation() || e.message() == "FOREIGN KEY constraint failed", "{sql}: {e}");
+            }
+            other => panic!("{sql} was not refused as a foreign key violation: {other:?}"),
         }
-        other => panic!("{sql} was not refused as a foreign key violation: {other:?}"),
     }
 }
 
@@ -49,12 +52,17 @@ async fn an_order_service_naming_no_order_or_no_service_is_refused() {
     let db = TestDb::new().await;
     let _store = two_orders(&db).await;
     let mut conn = by_hand(&db).await;
-    refused_as_a_foreign_key(&mut conn, "INSERT INTO order_services (order_id, service_id) VALUES (99, 123)").await;
-    refused_as_a_foreign_key(&mut conn, "INSERT INTO order_services (order_id, service_id) VALUES (1, 999)").await;
-    refused_as_a_foreign_key(&mut conn, "INSERT INTO order_services (order_id, service_id) VALUES (1, 789), (99, 789)")
-        .await;
-    refused_as_a_foreign_key(&mut conn, "UPDATE order_services SET service_id = 999 WHERE order_id = 1").await;
-    refused_as_a_foreign_key(&mut conn, "UPDATE order_services SET order_id = 99 WHERE order_id = 1").await;
+    refused_as_a_foreign_key(
+        &mut conn,
+        &[
+            "INSERT INTO order_services (order_id, service_id) VALUES (99, 123)",
+            "INSERT INTO order_services (order_id, service_id) VALUES (1, 999)",
+            "INSERT INTO order_services (order_id, service_id) VALUES (1, 789), (99, 789)",
+            "UPDATE order_services SET service_id = 999 WHERE order_id = 1",
+            "UPDATE order_services SET order_id = 99 WHERE order_id = 1",
+        ],
+    )
+    .await;
     assert_eq!(services_named(&mut conn, 1).await, 1, "nothing of a refused statement stays");
     conn.execute("INSERT INTO order_services (order_id, service_id) VALUES (1, 789)").await.unwrap();
     assert_eq!(services_named(&mut conn, 1).await, 2);
@@ -80,12 +88,18 @@ async fn a_service_or_an_order_in_use_keeps_its_id_and_a_used_service_stays() {
     let db = TestDb::new().await;
     let _store = two_orders(&db).await;
     let mut conn = by_hand(&db).await;
-    refused_as_a_foreign_key(&mut conn, "DELETE FROM services WHERE id = 456").await;
-    refused_as_a_foreign_key(&mut conn, "DELETE FROM services").await;
-    refused_as_a_foreign_key(&mut conn, "UPDATE services SET id = 1000 WHERE id = 123").await;
-    refused_as_a_foreign_key(&mut conn, "UPDATE orders SET id = 1000 WHERE id = 2").await;
+    refused_as_a_foreign_key(
+        &mut conn,
+        &[
+            "DELETE FROM services WHERE id = 456",
+            "DELETE FROM services",
+            "UPDATE services SET id = 1000 WHERE id = 123",
+            "UPDATE orders SET id = 1000 WHERE id = 2",
+        ],
+    )
+    .await;
     if db.is_postgres() {
-        refused_as_a_foreign_key(&mut conn, "TRUNCATE services").await;
+        refused_as_a_foreign_key(&mut conn, &["TRUNCATE services"]).await;
     }
     // What no order names may change or go.
     conn.execute("UPDATE services SET id = 790 WHERE id = 789").await.unwrap();
