@@ -43,7 +43,7 @@ pub fn draw_form(frame: &mut Frame, app: &App, form: &Form) {
     }
     if let Some(stale) = &form.stale {
         error_lines(stale.clone(), &mut out);
-        out.push(Line::from("  Ctrl-R: reload the stored order, keeping your changes · Esc: cancel"));
+        out.push(Line::from("  Ctrl-R: load the stored order, keep edits it did not touch · Esc: cancel"));
     }
     if let Some(failure) = &form.failure {
         error_lines(failure.clone(), &mut out);
