@@ -1,6 +1,7 @@
 //! The real binary in a pseudo-terminal (expectrl), its screen read through a terminal emulator
 //! (vt100): open a seeded store, create an order through the form, edit it, delete it, quit —
-//! checking the store after each step and that the terminal is restored on the way out.
+//! checking the store after each step and that the terminal is restored on the way out; and a
+//! database that cannot be opened yet, then can.
 
 use std::io::{ErrorKind, Write as _};
 use std::time::{Duration, Instant};
@@ -147,6 +148,26 @@ async fn an_unreachable_database_shows_in_the_status_bar_and_the_dashboard_still
     tty.wait_for("Keys (Esc closes");
     tty.send("\x1b");
     tty.wait_until("closing the help", |screen| !screen.contains("Keys (Esc closes"));
+    tty.send("q");
+    tty.assert_exited_and_restored();
+}
+
+#[tokio::test]
+async fn once_the_database_can_be_opened_the_dashboard_connects_by_itself_and_shows_its_orders() {
+    let mut db = TestDb::new().await;
+    let (staging, later) = (db.dir.path().join("staging"), db.dir.path().join("later"));
+    std::fs::create_dir(&staging).unwrap();
+    db.url = format!("sqlite://{}/orders.db", staging.display());
+    db.cli().arg("seed").assert().success();
+    db.url = format!("sqlite://{}/orders.db", later.display());
+    let mut tty = Tty::open(&db, &[], 100, 30);
+    tty.wait_for("(trying again)");
+    // The seeded store appears where the dashboard looks, as a volume being mounted would.
+    std::fs::rename(&staging, &later).unwrap();
+    tty.wait_until("the seeded orders, with the failure gone from the status bar", |screen| {
+        screen.contains("Orders · 3 orders") && screen.contains("2022-11-01 17:11:11.111") && !screen.contains("trying")
+    });
+    tty.wait_for("services  123 Inspection"); // the selected order's detail
     tty.send("q");
     tty.assert_exited_and_restored();
 }
