@@ -31,10 +31,11 @@ impl EventRow {
     }
 }
 
-/// The head of an insert into `history`, for one event and for an import's many.
+/// The head of an insert into `history` (before `VALUES` or `SELECT`), for one event and for
+/// an import's many.
 macro_rules! insert_history {
     () => {
-        "INSERT INTO history (order_id, kind, actor, at, snapshot) VALUES "
+        "INSERT INTO history (order_id, kind, actor, at, snapshot) "
     };
 }
 pub(super) use insert_history;
@@ -42,7 +43,7 @@ pub(super) use insert_history;
 /// Records `kind` for `order` (as it is after the change) inside the change's transaction.
 pub(super) async fn append_event(conn: &mut AnyConnection, kind: EventKind, order: &Order, actor: &str) -> Result<()> {
     let snapshot = serde_json::to_string(order).map_err(|e| Error::Internal(e.to_string()))?;
-    sqlx::query(concat!(insert_history!(), "($1, $2, $3, $4, $5)"))
+    sqlx::query(concat!(insert_history!(), "VALUES ($1, $2, $3, $4, $5)"))
         .bind(order.id)
         .bind(kind.as_str())
         .bind(actor)

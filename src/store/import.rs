@@ -1,24 +1,26 @@
 //! Bulk loading: `import` (all records in one transaction, all or nothing) and `seed` (the
 //! sample catalogue and orders, idempotently). Both create the services records name and keep
-//! the scheduling rule.
+//! the scheduling rule, and the first bad record is named exactly as if the records had been
+//! written one by one.
 //!
-//! Records are written in batches: multi-row inserts for orders, their services and their
-//! history (a few statements of the same text each, so they run prepared), then one
-//! index-backed query that finds every order closer than the minimum gap to any order of the
-//! batch. A few round trips per batch instead of several per record is what makes PostgreSQL
-//! imports fast, and the next batch is read (and parsed) while the database writes the last
-//! one. The first bad record is still named exactly as if the records had been written one by
-//! one.
+//! On PostgreSQL an import streams its records into a staging table (`copy_import`). On
+//! SQLite, and for `seed` on both, records are written here in batches: multi-row inserts for
+//! orders, their services and their history (a few statements of the same text each, so they
+//! run prepared), then one index-backed query that finds every order closer than the minimum
+//! gap to any order of the batch; the next batch is read (and parsed) while the database
+//! writes the last one. What both ways share is here too: the catalogue, turning a record
+//! into an order, and the errors that name a record.
 
 use std::collections::{HashMap, HashSet};
+use std::time::Duration;
 
 use sqlx::{AnyConnection, Executor as _};
 
 use super::history::insert_history;
-use super::orders::{INSERT_ORDER_SERVICES, insert_orders, next_order_id};
+use super::orders::{insert_order_services, insert_orders, next_order_id};
 use super::services::{catalogue, insert_service};
 use super::sql::{Rows, Sql};
-use super::{Backend, Store};
+use super::{Backend, Store, copy_import};
 use crate::domain::schedule;
 use crate::domain::service::name_key;
 use crate::domain::{EventKind, Money, NewOrder, Order, Service, ServiceRef, Timestamp};
@@ -28,9 +30,8 @@ use crate::error::{Error, Result};
 /// either backend's limit (SQLite: 32766).
 const BATCH: usize = 512;
 
-/// Rows per insert statement on PostgreSQL, by table: a few KiB of bound values each (under
-/// `sql::MAX_PAYLOAD` for typical orders), and dividing [`BATCH`] where they can, so that
-/// nearly every statement of an import has the same text and runs prepared. SQLite, in
+/// Rows per insert statement on PostgreSQL (only `seed` writes there in batches), by table:
+/// a few KiB of bound values each (under `sql::MAX_PAYLOAD` for typical orders). SQLite, in
 /// process, takes each table's rows of a batch in one statement.
 const fn rows_per_statement(backend: Backend, postgres: usize) -> usize {
     match backend {
@@ -60,11 +61,11 @@ pub struct ImportError {
 }
 
 impl ImportError {
-    fn at(record: usize, error: Error) -> Self {
+    pub(super) fn at(record: usize, error: Error) -> Self {
         Self { record: Some(record), error }
     }
 
-    fn outside(error: Error) -> Self {
+    pub(super) fn outside(error: Error) -> Self {
         Self { record: None, error }
     }
 }
@@ -78,28 +79,32 @@ const SAMPLE_ORDERS: [(i64, &str, i64, i64); 3] = [
     (225, "2022-11-01T17:11:11.111Z", 10_000, 456),
 ];
 
-/// The catalogue as seen inside one import transaction, with the services it created.
-struct Catalogue {
+/// The catalogue as seen inside one import transaction, with the services its records name
+/// that are not stored yet.
+pub(super) struct Catalogue {
     names: HashMap<i64, String>,
     ids_by_key: HashMap<String, i64>,
+    /// Services to create, each with the record that named it first, in that order.
+    pub(super) created: Vec<(usize, Service)>,
 }
 
 impl Catalogue {
-    async fn load(conn: &mut AnyConnection) -> Result<Self> {
-        let services = catalogue(conn).await?;
+    /// The catalogue of these stored services.
+    pub(super) fn new(services: Vec<Service>) -> Self {
         let ids_by_key = services.iter().map(|s| (name_key(&s.name), s.id)).collect();
-        Ok(Self { names: services.into_iter().map(|s| (s.id, s.name)).collect(), ids_by_key })
+        let names = services.into_iter().map(|s| (s.id, s.name)).collect();
+        Self { names, ids_by_key, created: Vec::new() }
     }
 
-    /// Makes sure the service a record names exists under that id and name, creating it when
-    /// neither is known. Returns the service and whether it was created.
-    async fn resolve(&mut self, conn: &mut AnyConnection, service: &ServiceRef) -> Result<(Service, bool)> {
+    /// The service a record names, known under that id and name, or to be created (added to
+    /// [`Catalogue::created`]) when neither is known.
+    fn resolve(&mut self, record: usize, service: &ServiceRef) -> Result<Service> {
         let id = service.id;
         match (self.names.get(&id), &service.name) {
             (Some(known), Some(name)) if name_key(known) != name_key(name) => {
                 Err(Error::Duplicate(format!("service {id} is known as {known:?}, not {name:?}")))
             }
-            (Some(known), _) => Ok((Service { id, name: known.clone() }, false)),
+            (Some(known), _) => Ok(Service { id, name: known.clone() }),
             (None, None) => Err(Error::invalid(
                 "services",
                 format!("unknown service id {id} (give its name, {{\"id\": {id}, \"name\": …}}, to create it)"),
@@ -108,13 +113,61 @@ impl Catalogue {
                 if let Some(other) = self.ids_by_key.get(&name_key(name)) {
                     return Err(Error::Duplicate(format!("a service named {name:?} already exists (id {other})")));
                 }
-                let service = insert_service(conn, id, name).await?;
                 self.ids_by_key.insert(name_key(name), id);
                 self.names.insert(id, name.clone());
-                Ok((service, true))
+                let service = Service { id, name: name.clone() };
+                self.created.push((record, service.clone()));
+                Ok(service)
             }
         }
     }
+}
+
+/// Turns records into the orders an import writes.
+pub(super) struct NewOrders {
+    pub(super) catalogue: Catalogue,
+    next_id: i64,
+    /// Every order's `created_at` and `updated_at`, and its event's `at`.
+    pub(super) now: Timestamp,
+}
+
+impl NewOrders {
+    /// Orders for a store with this catalogue whose next free id is `next_id`.
+    pub(super) fn new(catalogue: Catalogue, next_id: i64) -> Self {
+        Self { catalogue, next_id, now: Timestamp::now() }
+    }
+
+    /// The order a record becomes: its services resolved (to be created when named and new),
+    /// its id kept or assigned above every id seen so far.
+    pub(super) fn order(&mut self, record: usize, parsed: Result<NewOrder>) -> Result<Order> {
+        let new = parsed?;
+        let datetime = new.datetime.ok_or_else(|| Error::invalid("datetime", "is required"))?;
+        let services = new.services.iter().map(|s| self.catalogue.resolve(record, s)).collect::<Result<Vec<_>>>()?;
+        let id = new.id.unwrap_or(self.next_id);
+        self.next_id = self.next_id.max(id.saturating_add(1));
+        let now = self.now;
+        Ok(Order { id, datetime, totalfee: new.totalfee, services, version: 1, created_at: now, updated_at: now })
+    }
+}
+
+/// The scheduling rule's failure for `record`, whose order at `datetime` is too close to the
+/// nearest earlier one (stored, or from an earlier record).
+pub(super) fn too_close(record: usize, earlier: (i64, i64), datetime: i64, min_gap: Duration) -> ImportError {
+    let (conflicting_id, at) = earlier;
+    ImportError::at(
+        record,
+        Error::Schedule {
+            conflicting_id,
+            conflicting_datetime: Timestamp::from_millis(at),
+            datetime: Timestamp::from_millis(datetime),
+            min_gap,
+        },
+    )
+}
+
+/// The failure for `record`, whose order id is stored already or repeats an earlier record's.
+pub(super) fn taken(record: usize, id: i64) -> ImportError {
+    ImportError::at(record, Error::Duplicate(format!("order {id} already exists")))
 }
 
 /// An order ready to be written, with the record it came from.
@@ -123,27 +176,27 @@ struct Pending {
     order: Order,
 }
 
-/// One import (or seed) in progress inside its transaction.
+/// One batched import (or seed) in progress inside its transaction.
 struct Importer<'s> {
     store: &'s Store,
     actor: &'s str,
-    catalogue: Catalogue,
-    next_id: i64,
-    now: Timestamp,
+    orders: NewOrders,
+    /// How many of `orders.catalogue.created` are stored.
+    services_written: usize,
     batch: Vec<Pending>,
-    report: ImportReport,
+    written: u64,
 }
 
 impl<'s> Importer<'s> {
     async fn new(store: &'s Store, conn: &mut AnyConnection, actor: &'s str) -> Result<Self> {
+        let catalogue = Catalogue::new(catalogue(conn).await?);
         Ok(Self {
             store,
             actor,
-            catalogue: Catalogue::load(conn).await?,
-            next_id: next_order_id(conn).await?,
-            now: Timestamp::now(),
+            orders: NewOrders::new(catalogue, next_order_id(conn).await?),
+            services_written: 0,
             batch: Vec::with_capacity(BATCH),
-            report: ImportReport::default(),
+            written: 0,
         })
     }
 
@@ -156,7 +209,7 @@ impl<'s> Importer<'s> {
         record: usize,
         parsed: Result<NewOrder>,
     ) -> Result<(), ImportError> {
-        match self.prepare(conn, parsed).await {
+        match self.orders.order(record, parsed) {
             Ok(order) => {
                 self.batch.push(Pending { record, order });
                 Ok(())
@@ -168,26 +221,19 @@ impl<'s> Importer<'s> {
         }
     }
 
-    /// The order a record becomes: its services resolved (created when named and new), its id
-    /// kept or assigned above every id seen so far.
-    async fn prepare(&mut self, conn: &mut AnyConnection, parsed: Result<NewOrder>) -> Result<Order> {
-        let new = parsed?;
-        let datetime = new.datetime.ok_or_else(|| Error::invalid("datetime", "is required"))?;
-        let mut services = Vec::with_capacity(new.services.len());
-        for service in &new.services {
-            let (service, created) = self.catalogue.resolve(conn, service).await?;
-            self.report.services += u64::from(created);
-            services.push(service);
-        }
-        let id = new.id.unwrap_or(self.next_id);
-        self.next_id = self.next_id.max(id.saturating_add(1));
-        let now = self.now;
-        Ok(Order { id, datetime, totalfee: new.totalfee, services, version: 1, created_at: now, updated_at: now })
+    /// What was written.
+    fn report(&self) -> ImportReport {
+        ImportReport { orders: self.written, services: self.services_written as u64 }
     }
 
-    /// Writes the queued orders, then fails with the first record (in input order) whose id
-    /// is taken or that is too close to an order before it.
+    /// Creates the services named since the last flush, then writes the queued orders and
+    /// fails with the first record (in input order) whose id is taken or that is too close to
+    /// an order before it.
     async fn flush(&mut self, conn: &mut AnyConnection) -> Result<(), ImportError> {
+        for (record, service) in &self.orders.catalogue.created[self.services_written..] {
+            insert_service(conn, service.id, &service.name).await.map_err(|e| ImportError::at(*record, e))?;
+            self.services_written += 1;
+        }
         if self.batch.is_empty() {
             return Ok(());
         }
@@ -196,20 +242,17 @@ impl<'s> Importer<'s> {
         // The database looks for taken ids while the batch's inserts are built (the query is
         // sent first), then writes what comes before the first taken one: nearly always all.
         let (first_taken, inserts) = tokio::join!(biased; first_taken_id(conn, backend, &batch), async { insert_statements(backend, &batch, actor) });
-        let (valid, taken) = batch.split_at(first_taken?.unwrap_or(batch.len()));
+        let (valid, taken_ones) = batch.split_at(first_taken?.unwrap_or(batch.len()));
         if !valid.is_empty() {
-            let inserts = if taken.is_empty() { inserts } else { insert_statements(backend, valid, actor) };
+            let inserts = if taken_ones.is_empty() { inserts } else { insert_statements(backend, valid, actor) };
             for statement in inserts.map_err(ImportError::outside)? {
                 statement.query().execute(&mut *conn).await.map_err(|e| ImportError::outside(e.into()))?;
             }
             self.check_gaps(conn, valid).await?;
-            self.report.orders += valid.len() as u64;
+            self.written += valid.len() as u64;
         }
-        match taken.first() {
-            Some(pending) => Err(ImportError::at(
-                pending.record,
-                Error::Duplicate(format!("order {} already exists", pending.order.id)),
-            )),
+        match taken_ones.first() {
+            Some(pending) => Err(taken(pending.record, pending.order.id)),
             None => Ok(()),
         }
     }
@@ -241,15 +284,9 @@ impl<'s> Importer<'s> {
             .min();
         match worst {
             None => Ok(()),
-            Some((record, _, conflicting_id, at, datetime)) => Err(ImportError::at(
-                record,
-                Error::Schedule {
-                    conflicting_id,
-                    conflicting_datetime: Timestamp::from_millis(at),
-                    datetime: Timestamp::from_millis(datetime),
-                    min_gap: self.store.min_gap,
-                },
-            )),
+            Some((record, _, earlier, earlier_at, datetime)) => {
+                Err(too_close(record, (earlier, earlier_at), datetime, self.store.min_gap))
+            }
         }
     }
 }
@@ -283,9 +320,9 @@ async fn first_taken_id(
 /// The statements that insert orders, their services and their `created` events: a few
 /// multi-row statements for the batch.
 fn insert_statements(backend: Backend, batch: &[Pending], actor: &str) -> Result<Vec<Sql>> {
-    let mut orders = Rows::new(backend, insert_orders!(), rows_per_statement(backend, 128));
-    let mut links = Rows::new(backend, INSERT_ORDER_SERVICES, rows_per_statement(backend, 256));
-    let mut events = Rows::new(backend, insert_history!(), rows_per_statement(backend, 32));
+    let mut orders = Rows::new(backend, concat!(insert_orders!(), "VALUES "), rows_per_statement(backend, 128));
+    let mut links = Rows::new(backend, concat!(insert_order_services!(), "VALUES "), rows_per_statement(backend, 256));
+    let mut events = Rows::new(backend, concat!(insert_history!(), "VALUES "), rows_per_statement(backend, 32));
     for Pending { order, .. } in batch {
         let row = orders.next_row().bind(order.id).push(", ").bind(order.datetime.millis()).push(", ");
         row.bind(order.totalfee.cents()).push(", 1, ").bind(order.created_at.millis()).push(", ");
@@ -314,9 +351,22 @@ impl Store {
     where
         I: IntoIterator<Item = (usize, Result<NewOrder>)>,
     {
+        let report = match self.backend {
+            Backend::Postgres => copy_import::import(self, records.into_iter(), actor).await?,
+            Backend::Sqlite => self.import_in_batches(records.into_iter(), actor).await?,
+        };
+        self.analyze_after_import().await;
+        Ok(report)
+    }
+
+    /// [`Store::import`] batch by batch.
+    async fn import_in_batches(
+        &self,
+        mut records: impl Iterator<Item = (usize, Result<NewOrder>)>,
+        actor: &str,
+    ) -> Result<ImportReport, ImportError> {
         let mut tx = self.begin_write().await.map_err(ImportError::outside)?;
         let mut importer = Importer::new(self, &mut tx, actor).await.map_err(ImportError::outside)?;
-        let mut records = records.into_iter();
         let mut ahead = Vec::with_capacity(BATCH);
         read_ahead(&mut records, &mut ahead).await;
         while !ahead.is_empty() {
@@ -328,8 +378,7 @@ impl Store {
             flushed?;
         }
         tx.commit().await.map_err(|e| ImportError::outside(e.into()))?;
-        self.analyze_after_import().await;
-        Ok(importer.report)
+        Ok(importer.report())
     }
 
     /// Refreshes PostgreSQL's planner statistics once an import committed. A bulk load leaves
@@ -355,9 +404,7 @@ impl Store {
         let mut tx = self.begin_write().await?;
         let mut importer = Importer::new(self, &mut tx, actor).await?;
         for (id, name) in SAMPLE_SERVICES {
-            let (_, created) =
-                importer.catalogue.resolve(&mut tx, &ServiceRef { id, name: Some(name.to_owned()) }).await?;
-            importer.report.services += u64::from(created);
+            importer.orders.catalogue.resolve(0, &ServiceRef { id, name: Some(name.to_owned()) })?;
         }
         for (record, (id, datetime, cents, service)) in SAMPLE_ORDERS.into_iter().enumerate() {
             let exists: Option<i64> =
@@ -374,6 +421,6 @@ impl Store {
         }
         importer.flush(&mut tx).await.map_err(|e| e.error)?;
         tx.commit().await?;
-        Ok(importer.report)
+        Ok(importer.report())
     }
 }

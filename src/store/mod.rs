@@ -5,6 +5,7 @@
 //! PostgreSQL alike, and the few differences (the write lock, JSON aggregation, migrations)
 //! are picked by [`Backend`] here. `sqlx::Error` is classified into [`crate::Error`] once, below.
 
+mod copy_import;
 mod export;
 mod history;
 mod idempotency;
@@ -24,6 +25,7 @@ use log::LevelFilter;
 use sqlx::AnyConnection;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
+use sqlx::postgres::PgConnectOptions;
 use sqlx::{Any, AnyPool, ConnectOptions as _, Executor as _, Transaction};
 
 use crate::config::Config;
@@ -40,6 +42,9 @@ static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
 /// The key of the PostgreSQL advisory lock that serializes every write (see [`Store::begin_write`]);
 /// the schema's reference triggers take it too, written out as a number in their migration.
 const POSTGRES_WRITE_LOCK: i64 = 0x6f72_6465_7273; // "orders"
+
+/// Settings for every PostgreSQL connection (see `tune_postgres`).
+const POSTGRES_TUNING: [&str; 2] = ["SET jit = off", "SET max_parallel_workers_per_gather = 0"];
 
 /// Connections a pool opens up front (at most its size).
 const WARM_CONNECTIONS: u32 = 3;
@@ -101,6 +106,8 @@ pub struct Store {
     /// Queues this process's SQLite writers (see [`Store::begin_write`]).
     write_gate: Arc<tokio::sync::Mutex<()>>,
     backend: Backend,
+    /// How to open a connection of PostgreSQL's own driver (an import's COPY needs one).
+    postgres: Option<Arc<PgConnectOptions>>,
     min_gap: Duration,
 }
 
@@ -135,6 +142,14 @@ impl Store {
         let connect = AnyConnectOptions::from_str(&connect_url(backend, url))
             .map_err(classify)?
             .log_slow_statements(LevelFilter::Info, Duration::from_secs(1));
+        let postgres = match backend {
+            Backend::Postgres => Some(Arc::new(
+                PgConnectOptions::from_str(url)
+                    .map_err(classify)?
+                    .log_slow_statements(LevelFilter::Info, Duration::from_secs(1)),
+            )),
+            Backend::Sqlite => None,
+        };
         let pool = pool.connect_lazy_with(connect);
         // Open the first few connections side by side rather than one by one as work arrives:
         // each new PostgreSQL connection over TLS stalls ~90 ms in its handshake (sqlx 0.9.0
@@ -161,6 +176,7 @@ impl Store {
             readers: reader::Stash::new(readers),
             write_gate: Arc::default(),
             backend,
+            postgres,
             min_gap: options.min_gap,
         };
         if options.auto_migrate {
@@ -320,7 +336,7 @@ async fn tune_sqlite(conn: &mut AnyConnection) -> sqlx::Result<()> {
 ///
 /// A PostgreSQL-compatible server without a setting keeps its default.
 async fn tune_postgres(conn: &mut AnyConnection) -> sqlx::Result<()> {
-    for setting in ["SET jit = off", "SET max_parallel_workers_per_gather = 0"] {
+    for setting in POSTGRES_TUNING {
         if let Err(e) = conn.execute(setting).await {
             tracing::debug!("cannot {setting}: {e}");
         }

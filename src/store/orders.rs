@@ -32,16 +32,22 @@ macro_rules! order_columns {
 }
 pub(super) use order_columns;
 
-/// The head of an insert into `orders`, for a create's one row and an import's many.
+/// The head of an insert into `orders` (before `VALUES` or `SELECT`), for a create's one row
+/// and an import's many.
 macro_rules! insert_orders {
     () => {
-        "INSERT INTO orders (id, datetime, totalfee_cents, version, created_at, updated_at) VALUES "
+        "INSERT INTO orders (id, datetime, totalfee_cents, version, created_at, updated_at) "
     };
 }
 pub(super) use insert_orders;
 
 /// The head of an insert into `order_services`, for a create or update and an import.
-pub(super) const INSERT_ORDER_SERVICES: &str = "INSERT INTO order_services (order_id, service_id) VALUES ";
+macro_rules! insert_order_services {
+    () => {
+        "INSERT INTO order_services (order_id, service_id) "
+    };
+}
+pub(super) use insert_order_services;
 
 /// The columns of an order with its services aggregated into one JSON text per row, so a
 /// listing is one index-ordered scan.
@@ -304,7 +310,7 @@ impl Store {
         .await?;
         if let Some(services) = &patch.services {
             sqlx::query("DELETE FROM order_services WHERE order_id = $1").bind(id).execute(&mut *tx).await?;
-            insert_order_services(&mut tx, self.backend, id, services).await?;
+            link_services(&mut tx, self.backend, id, services).await?;
         }
         let order = fetch_order(&mut tx, self.backend, id).await?.ok_or(Error::NotFound { what: "order", id })?;
         append_event(&mut tx, EventKind::Updated, &order, actor).await?;
@@ -385,11 +391,15 @@ async fn require_services(conn: &mut AnyConnection, backend: Backend, ids: &[i64
 /// The next order id: one past every order that ever existed, deleted ones included (their
 /// history stays addressable by id), so an id is never reused. Runs under the write lock.
 pub(super) async fn next_order_id(conn: &mut AnyConnection) -> Result<i64> {
-    let max: Option<i64> = sqlx::query_scalar(
-        "SELECT max(m) FROM (SELECT max(id) AS m FROM orders UNION ALL SELECT max(order_id) FROM history) ids",
-    )
-    .fetch_one(conn)
-    .await?;
+    next_after(sqlx::query_scalar(SELECT_LAST_ORDER_ID).fetch_one(conn).await?)
+}
+
+/// The largest order id that ever existed (NULL for none): see [`next_order_id`].
+pub(super) const SELECT_LAST_ORDER_ID: &str =
+    "SELECT max(m) FROM (SELECT max(id) AS m FROM orders UNION ALL SELECT max(order_id) FROM history) ids";
+
+/// The id after [`SELECT_LAST_ORDER_ID`]'s answer.
+pub(super) fn next_after(max: Option<i64>) -> Result<i64> {
     max.unwrap_or(0).checked_add(1).ok_or_else(|| Error::Internal("order ids are exhausted".to_owned()))
 }
 
@@ -403,7 +413,7 @@ async fn insert_order(
     services: &[i64],
 ) -> Result<Order> {
     let now = Timestamp::now().millis();
-    sqlx::query(concat!(insert_orders!(), "($1, $2, $3, 1, $4, $4)"))
+    sqlx::query(concat!(insert_orders!(), "VALUES ($1, $2, $3, 1, $4, $4)"))
         .bind(id)
         .bind(datetime.millis())
         .bind(totalfee.cents())
@@ -417,17 +427,12 @@ async fn insert_order(
                 e.into()
             }
         })?;
-    insert_order_services(conn, backend, id, services).await?;
+    link_services(conn, backend, id, services).await?;
     fetch_order(conn, backend, id).await?.ok_or(Error::NotFound { what: "order", id })
 }
 
-async fn insert_order_services(
-    conn: &mut AnyConnection,
-    backend: Backend,
-    order_id: i64,
-    services: &[i64],
-) -> Result<()> {
-    let mut sql = Sql::new(backend, INSERT_ORDER_SERVICES);
+async fn link_services(conn: &mut AnyConnection, backend: Backend, order_id: i64, services: &[i64]) -> Result<()> {
+    let mut sql = Sql::new(backend, concat!(insert_order_services!(), "VALUES "));
     for (i, service) in services.iter().enumerate() {
         sql.push(if i == 0 { "(" } else { ", (" }).bind(order_id).push(", ").bind(*service).push(")");
     }

@@ -89,9 +89,15 @@ impl Store {
     }
 }
 
+/// The whole catalogue, by id: `(id, name)` rows.
+pub(super) const SELECT_CATALOGUE: &str = "SELECT id, name FROM services ORDER BY id";
+
+/// A new service: id, name and its case-folded key ([`name_key`]).
+pub(super) const INSERT_SERVICE: &str = "INSERT INTO services (id, name, name_key) VALUES ($1, $2, $3)";
+
 /// The whole catalogue, by id, as `conn` sees it (inside its transaction, if any).
 pub(super) async fn catalogue(conn: &mut AnyConnection) -> Result<Vec<Service>> {
-    let rows: Vec<(i64, String)> = sqlx::query_as("SELECT id, name FROM services ORDER BY id").fetch_all(conn).await?;
+    let rows: Vec<(i64, String)> = sqlx::query_as(SELECT_CATALOGUE).fetch_all(conn).await?;
     Ok(rows.into_iter().map(|(id, name)| Service { id, name }).collect())
 }
 
@@ -107,12 +113,7 @@ pub(super) async fn insert_service(conn: &mut AnyConnection, id: i64, name: &str
         return Err(Error::Duplicate(format!("service {id} already exists ({})", existing.name)));
     }
     ensure_name_free(conn, name, None).await?;
-    sqlx::query("INSERT INTO services (id, name, name_key) VALUES ($1, $2, $3)")
-        .bind(id)
-        .bind(name)
-        .bind(name_key(name))
-        .execute(conn)
-        .await?;
+    sqlx::query(INSERT_SERVICE).bind(id).bind(name).bind(name_key(name)).execute(conn).await?;
     Ok(Service { id, name: name.to_owned() })
 }
 

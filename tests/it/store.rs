@@ -3,7 +3,7 @@
 
 use futures_util::TryStreamExt as _;
 use orders::Error;
-use orders::domain::{EventKind, Money, OrderFilter, OrderKey, OrderPatch, SortOrder, Timestamp};
+use orders::domain::{EventKind, Money, OrderFilter, OrderKey, OrderPatch, ServiceRef, SortOrder, Timestamp};
 use orders::store::{OrderQuery, Store};
 
 use crate::helpers::{TestDb, new_order, store_with_services};
@@ -248,6 +248,70 @@ async fn an_import_of_many_batches_writes_every_order_with_its_history() {
     assert_eq!(history[0].order, serde_json::to_value(&last).unwrap(), "the event holds the order as stored");
     let next = store.create_order(&new_order(Timestamp::from_millis(0), &[123]), "t").await.unwrap();
     assert_eq!(next.id, 1235, "ids continue after the imported ones");
+}
+
+#[tokio::test]
+async fn an_import_names_the_earliest_bad_record_whether_its_id_is_taken_or_its_time_too_close() {
+    let db = TestDb::new().await;
+    let store = store_with_orders(&db, 1).await; // order 1 at 2030-01-01T00:00Z
+    let stored_at = store.get_order(1).await.unwrap().datetime.millis();
+    let at = |hours: i64| Some(Timestamp::from_millis(stored_at + hours * HOUR));
+    let record = |id: Option<i64>, datetime| {
+        let mut new = new_order(Timestamp::from_millis(0), &[123]);
+        (new.id, new.datetime) = (id, datetime);
+        new
+    };
+    let cases = [
+        ("a taken id before a time too close", vec![(Some(10), at(100)), (Some(1), at(200)), (None, at(101))], 2),
+        ("a time too close before a taken id", vec![(Some(10), at(100)), (None, at(101)), (Some(1), at(200))], 2),
+        ("a repeated id that is also too close", vec![(Some(10), at(100)), (Some(10), at(101))], 2),
+        ("too close to a stored order", vec![(Some(10), at(1)), (Some(11), at(100))], 1),
+    ];
+    for (case, records, bad) in cases {
+        let records = records.into_iter().enumerate().map(|(i, (id, datetime))| (i + 1, Ok(record(id, datetime))));
+        let err = store.import(records, "import").await.unwrap_err();
+        assert_eq!(err.record, Some(bad), "{case}: {}", err.error);
+        match case {
+            "a taken id before a time too close" => assert_eq!(err.error.to_string(), "order 1 already exists"),
+            "a repeated id that is also too close" => assert_eq!(err.error.to_string(), "order 10 already exists"),
+            "a time too close before a taken id" => {
+                assert!(matches!(err.error, Error::Schedule { conflicting_id: 10, .. }), "{case}: {:?}", err.error);
+            }
+            _ => assert!(matches!(err.error, Error::Schedule { conflicting_id: 1, .. }), "{case}: {:?}", err.error),
+        }
+        assert_eq!(store.count_orders(&OrderFilter::default()).await.unwrap(), 1, "{case}: nothing was written");
+    }
+    // A record that cannot become an order ends the import, after the ones before it are checked.
+    let records = vec![(1, Ok(record(Some(10), at(1)))), (2, Err(Error::invalid("record", "is not JSON")))];
+    let err = store.import(records, "import").await.unwrap_err();
+    assert_eq!(err.record, Some(1), "the earlier record is too close to order 1: {}", err.error);
+}
+
+#[tokio::test]
+async fn an_import_records_each_order_as_stored_and_its_events_in_input_order() {
+    let db = TestDb::new().await;
+    let store = store_with_services(&db).await;
+    let start = Timestamp::parse("2040-01-01T00:00:00Z").unwrap().millis();
+    let odd = ServiceRef { id: 7, name: Some(r#"Back\slash "quoted" ü"#.to_owned()) };
+    let records: Vec<_> = [(Some(5), 0), (Some(3), 1), (Some(9), 99_999_999), (None, 10)]
+        .into_iter()
+        .enumerate()
+        .map(|(i, (id, cents))| {
+            let mut new = new_order(Timestamp::from_millis(start + i as i64 * 3 * HOUR + 7), &[123, 456]);
+            (new.id, new.totalfee) = (id, Money::from_cents(cents));
+            new.services.insert(0, odd.clone()); // in ascending id order, as parsing leaves them
+            (i + 1, Ok(new))
+        })
+        .collect();
+    let report = store.import(records, "import").await.unwrap();
+    assert_eq!((report.orders, report.services), (4, 1));
+    let events = store.events(0, 100).await.unwrap();
+    assert_eq!(events.iter().map(|e| e.order_id).collect::<Vec<_>>(), [5, 3, 9, 10], "events follow the input");
+    for event in events {
+        let stored = store.get_order(event.order_id).await.unwrap();
+        assert_eq!(stored.services.iter().map(|s| s.id).collect::<Vec<_>>(), [7, 123, 456]);
+        assert_eq!(event.order, serde_json::to_value(&stored).unwrap(), "the event holds the order as stored");
+    }
 }
 
 #[tokio::test]
