@@ -4,6 +4,8 @@
 //! or text (instants in epoch milliseconds, money in cents), so one SQL text runs on SQLite and
 //! PostgreSQL alike, and the few differences (the write lock, JSON aggregation, migrations)
 //! are picked by [`Backend`] here. `sqlx::Error` is classified into [`crate::Error`] once, below.
+//! One path leaves `Any`: an import on PostgreSQL streams its records with COPY, which only
+//! PostgreSQL's own driver speaks (`copy_import`).
 
 mod copy_import;
 mod export;
