@@ -95,6 +95,8 @@ async fn the_dashboard_creates_edits_and_deletes_an_order_in_a_real_terminal_and
 
     tty.send("n");
     tty.wait_for("New order");
+    // The picker lists the catalogue once it has loaded (under load, after the form opens).
+    tty.wait_for("[ ] Analysis (456)");
     tty.send("2022-11-02 09:00\t42.5\t \r");
     tty.wait_for("created order");
     tty.wait_for("42.50"); // the reload that selects the new order has arrived
