@@ -96,12 +96,10 @@ async fn connect(options: &PgConnectOptions) -> Result<PgConnection> {
     Ok(conn)
 }
 
-/// The import's transaction, under the store's write lock (as `Store::begin_write` takes it),
-/// with room to sort the staged orders in memory.
+/// The import's transaction, under the store's write lock (as `Store::begin_write` takes it).
 async fn begin(conn: &mut PgConnection) -> Result<Transaction<'_, Postgres>> {
     let mut tx = conn.begin_with("BEGIN ISOLATION LEVEL READ COMMITTED").await?;
     sqlx::query("SELECT 1 FROM pg_advisory_xact_lock($1)").bind(POSTGRES_WRITE_LOCK).execute(&mut *tx).await?;
-    (&mut *tx).execute("SET LOCAL work_mem = '256MB'").await?;
     Ok(tx)
 }
 
