@@ -22,7 +22,7 @@ use super::history::insert_history;
 use super::import::{Catalogue, ImportError, ImportReport, NewOrders, taken, too_close};
 use super::orders::{SELECT_LAST_ORDER_ID, insert_order_services, insert_orders, next_after};
 use super::services::{INSERT_SERVICE, SELECT_CATALOGUE};
-use super::{POSTGRES_TUNING, POSTGRES_WRITE_LOCK, Store};
+use super::{POSTGRES_BEGIN_WRITE, POSTGRES_TAKE_WRITE_LOCK, POSTGRES_TUNING, POSTGRES_WRITE_LOCK, Store};
 use crate::domain::service::name_key;
 use crate::domain::{EventKind, NewOrder, Order, Service, schedule};
 use crate::error::{Error, Result};
@@ -98,8 +98,8 @@ async fn connect(options: &PgConnectOptions) -> Result<PgConnection> {
 
 /// The import's transaction, under the store's write lock (as `Store::begin_write` takes it).
 async fn begin(conn: &mut PgConnection) -> Result<Transaction<'_, Postgres>> {
-    let mut tx = conn.begin_with("BEGIN ISOLATION LEVEL READ COMMITTED").await?;
-    sqlx::query("SELECT 1 FROM pg_advisory_xact_lock($1)").bind(POSTGRES_WRITE_LOCK).execute(&mut *tx).await?;
+    let mut tx = conn.begin_with(POSTGRES_BEGIN_WRITE).await?;
+    sqlx::query(POSTGRES_TAKE_WRITE_LOCK).bind(POSTGRES_WRITE_LOCK).execute(&mut *tx).await?;
     Ok(tx)
 }
 
@@ -126,7 +126,9 @@ async fn stage(
             chunk.clear();
         }
     }
-    copy.send(chunk.as_slice()).await.map_err(outside)?;
+    if !chunk.is_empty() {
+        copy.send(chunk.as_slice()).await.map_err(outside)?;
+    }
     copy.finish().await.map_err(outside)?;
     Ok((staged, stopped))
 }

@@ -45,6 +45,16 @@ static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
 /// the schema's reference triggers take it too, written out as a number in their migration.
 const POSTGRES_WRITE_LOCK: i64 = 0x6f72_6465_7273; // "orders"
 
+/// How a PostgreSQL write begins: READ COMMITTED (see [`Store::begin_write`]), then
+/// [`POSTGRES_TAKE_WRITE_LOCK`].
+const POSTGRES_BEGIN_WRITE: &str = "BEGIN ISOLATION LEVEL READ COMMITTED";
+
+/// Takes [`POSTGRES_WRITE_LOCK`] (bound as `$1`) until the transaction ends.
+const POSTGRES_TAKE_WRITE_LOCK: &str = "SELECT 1 FROM pg_advisory_xact_lock($1)";
+
+/// Statements slower than this are logged (at info level: see `Store::connect`).
+const SLOW_STATEMENT: Duration = Duration::from_secs(1);
+
 /// Settings for every PostgreSQL connection (see `tune_postgres`).
 const POSTGRES_TUNING: [&str; 2] = ["SET jit = off", "SET max_parallel_workers_per_gather = 0"];
 
@@ -143,12 +153,12 @@ impl Store {
         // printed a warning on every run. Slow statements are information, logged by `serve`.
         let connect = AnyConnectOptions::from_str(&connect_url(backend, url))
             .map_err(classify)?
-            .log_slow_statements(LevelFilter::Info, Duration::from_secs(1));
+            .log_slow_statements(LevelFilter::Info, SLOW_STATEMENT);
         let postgres = match backend {
             Backend::Postgres => Some(Arc::new(
                 PgConnectOptions::from_str(url)
                     .map_err(classify)?
-                    .log_slow_statements(LevelFilter::Info, Duration::from_secs(1)),
+                    .log_slow_statements(LevelFilter::Info, SLOW_STATEMENT),
             )),
             Backend::Sqlite => None,
         };
@@ -278,11 +288,8 @@ impl Store {
                 Ok(WriteTx { tx, _gate: Some(gate) })
             }
             Backend::Postgres => {
-                let mut tx = self.pool.begin_with("BEGIN ISOLATION LEVEL READ COMMITTED").await?;
-                sqlx::query("SELECT 1 FROM pg_advisory_xact_lock($1)")
-                    .bind(POSTGRES_WRITE_LOCK)
-                    .execute(&mut *tx)
-                    .await?;
+                let mut tx = self.pool.begin_with(POSTGRES_BEGIN_WRITE).await?;
+                sqlx::query(POSTGRES_TAKE_WRITE_LOCK).bind(POSTGRES_WRITE_LOCK).execute(&mut *tx).await?;
                 Ok(WriteTx { tx, _gate: None })
             }
         }
@@ -336,7 +343,9 @@ async fn tune_sqlite(conn: &mut AnyConnection) -> sqlx::Result<()> {
 ///   dashboard's End, issued meanwhile, waited for it (~180 ms instead of ~2 ms). One core for
 ///   a background count keeps the interactive queries beside it fast.
 ///
-/// A PostgreSQL-compatible server without a setting keeps its default.
+/// A PostgreSQL-compatible server without a setting keeps its default. (An import's own
+/// connection applies the same [`POSTGRES_TUNING`]; a function generic over both connection
+/// types does not compile inside the pool's `after_connect` hook.)
 async fn tune_postgres(conn: &mut AnyConnection) -> sqlx::Result<()> {
     for setting in POSTGRES_TUNING {
         if let Err(e) = conn.execute(setting).await {
