@@ -62,16 +62,13 @@ impl FromStr for Timestamp {
     }
 }
 
-impl fmt::Display for Timestamp {
-    /// `YYYY-MM-DDTHH:MM:SS.sssZ`. Every order in every response prints three of these, so
-    /// the four-digit years are written digit by digit (chrono's general RFC 3339 writer was
-    /// 5 % of the server's instructions for `GET /orders/{id}`); other years go through chrono.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Timestamp {
+    /// `YYYY-MM-DDTHH:MM:SS.sssZ` for the years 0 to 9999, written digit by digit: every order
+    /// in every response prints three of these, and chrono's general RFC 3339 writer was 5 %
+    /// of the server's instructions for `GET /orders/{id}`. `None` for other years.
+    fn four_digit_year_text(self) -> Option<[u8; 24]> {
         let at = self.to_utc();
-        let year = match u32::try_from(at.year()) {
-            Ok(year) if year <= 9999 => year,
-            _ => return f.write_str(&at.to_rfc3339_opts(SecondsFormat::Millis, true)),
-        };
+        let year = u32::try_from(at.year()).ok().filter(|year| *year <= 9999)?;
         let mut text = *b"0000-00-00T00:00:00.000Z";
         let mut put = |at: usize, width: usize, mut value: u32| {
             for i in (at..at + width).rev() {
@@ -86,13 +83,28 @@ impl fmt::Display for Timestamp {
         put(14, 2, at.minute());
         put(17, 2, at.second());
         put(20, 3, at.timestamp_subsec_millis().min(999));
-        f.write_str(std::str::from_utf8(&text).map_err(|_| fmt::Error)?)
+        Some(text)
+    }
+}
+
+impl fmt::Display for Timestamp {
+    /// `YYYY-MM-DDTHH:MM:SS.sssZ`; years past 9999 or before 0 as chrono writes them.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.four_digit_year_text() {
+            Some(text) => f.write_str(std::str::from_utf8(&text).map_err(|_| fmt::Error)?),
+            None => f.write_str(&self.to_utc().to_rfc3339_opts(SecondsFormat::Millis, true)),
+        }
     }
 }
 
 impl Serialize for Timestamp {
+    /// The [`Display`](fmt::Display) text, handed to the serializer as one string: through
+    /// `collect_str` serde_json ran it through a `fmt::Write` adaptor instead.
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
+        match self.four_digit_year_text().as_ref().map(|text| std::str::from_utf8(text)) {
+            Some(Ok(text)) => serializer.serialize_str(text),
+            _ => serializer.collect_str(self),
+        }
     }
 }
 
@@ -122,6 +134,7 @@ mod tests {
         for millis in [-62_167_219_200_001, 253_402_300_800_000, i64::from(i32::MAX) * 1000 + 7, -1, 0, 1] {
             let at = Timestamp::from_millis(millis);
             assert_eq!(at.to_string(), at.to_utc().to_rfc3339_opts(SecondsFormat::Millis, true), "{millis}");
+            assert_eq!(serde_json::to_string(&at).unwrap(), format!("\"{at}\""), "{millis}");
         }
     }
 
