@@ -41,44 +41,47 @@ where
         event.record(&mut fields);
         let mut line = fields.line;
         line.push_str(",\"target\":");
-        let _ = write_string(&mut line, meta.target());
+        write_string(&mut line, meta.target());
         line.push_str("}\n");
         writer.write_str(&line)
     }
 }
 
-/// Appends `,"name":value` for each field but the `log.*` ones.
+/// Appends `,"name":value` for each field but the `log.*` ones. Numbers go through itoa and
+/// ryu and strings are copied whole when they need no escape: through `core::fmt` the
+/// request line's fields cost ~4,000 instructions (callgrind, `GET /orders/{id}`).
 struct Fields {
     line: String,
 }
 
 impl Fields {
-    fn field(&mut self, field: &Field, value: impl FnOnce(&mut String) -> fmt::Result) {
+    fn field(&mut self, field: &Field, value: impl FnOnce(&mut String)) {
         if field.name().starts_with("log.") {
             return;
         }
         self.line.push(',');
-        let _ = write_string(&mut self.line, field.name());
+        write_string(&mut self.line, field.name());
         self.line.push(':');
-        let _ = value(&mut self.line);
+        value(&mut self.line);
     }
 }
 
 impl Visit for Fields {
     fn record_f64(&mut self, field: &Field, value: f64) {
-        self.field(field, |out| if value.is_finite() { write!(out, "{value}") } else { out.write_str("null") });
+        let mut digits = ryu::Buffer::new();
+        self.field(field, |out| out.push_str(if value.is_finite() { digits.format_finite(value) } else { "null" }));
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
-        self.field(field, |out| write!(out, "{value}"));
+        self.field(field, |out| out.push_str(itoa::Buffer::new().format(value)));
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
-        self.field(field, |out| write!(out, "{value}"));
+        self.field(field, |out| out.push_str(itoa::Buffer::new().format(value)));
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
-        self.field(field, |out| out.write_str(if value { "true" } else { "false" }));
+        self.field(field, |out| out.push_str(if value { "true" } else { "false" }));
     }
 
     fn record_str(&mut self, field: &Field, value: &str) {
@@ -87,44 +90,53 @@ impl Visit for Fields {
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
         self.field(field, |out| {
-            out.write_char('"')?;
-            write!(Escaped(&mut *out), "{value:?}")?;
-            out.write_char('"')
+            out.push('"');
+            let _ = write!(Escaped(&mut *out), "{value:?}");
+            out.push('"');
         });
     }
 }
 
 /// Writes `text` as a JSON string.
-fn write_string(out: &mut impl Write, text: &str) -> fmt::Result {
-    out.write_char('"')?;
-    write_escaped(out, text)?;
-    out.write_char('"')
+fn write_string(out: &mut String, text: &str) {
+    out.push('"');
+    write_escaped(out, text);
+    out.push('"');
 }
 
-/// Writes `text` with JSON string escapes: runs that need none are copied whole.
-fn write_escaped(out: &mut impl Write, text: &str) -> fmt::Result {
+/// Writes `text` with JSON string escapes: runs that need none are copied whole. Most text
+/// needs none, which one pass without an early exit (vectorised) tells.
+fn write_escaped(out: &mut String, text: &str) {
+    let needs_escape = |b: u8| b == b'"' || b == b'\\' || b < b' ';
+    if !text.bytes().fold(false, |any, b| any | needs_escape(b)) {
+        out.push_str(text);
+        return;
+    }
     let mut rest = text;
-    while let Some(at) = rest.bytes().position(|b| b == b'"' || b == b'\\' || b < b' ') {
-        out.write_str(&rest[..at])?;
+    while let Some(at) = rest.bytes().position(needs_escape) {
+        out.push_str(&rest[..at]);
         match rest.as_bytes()[at] {
-            b'"' => out.write_str("\\\"")?,
-            b'\\' => out.write_str("\\\\")?,
-            b'\n' => out.write_str("\\n")?,
-            b'\r' => out.write_str("\\r")?,
-            b'\t' => out.write_str("\\t")?,
-            control => write!(out, "\\u{control:04x}")?,
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            control => {
+                let _ = write!(out, "\\u{control:04x}");
+            }
         }
         rest = &rest[at + 1..];
     }
-    out.write_str(rest)
+    out.push_str(rest);
 }
 
 /// A `fmt::Write` that escapes what is written into it (for `Debug` values).
 struct Escaped<W>(W);
 
-impl<W: Write> Write for Escaped<W> {
+impl Write for Escaped<&mut String> {
     fn write_str(&mut self, text: &str) -> fmt::Result {
-        write_escaped(&mut self.0, text)
+        write_escaped(self.0, text);
+        Ok(())
     }
 }
 

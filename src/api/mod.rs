@@ -106,12 +106,12 @@ fn observe(
     metrics.record(route, method.as_str(), status, latency);
     tracing::info!(
         target: "orders::api",
-        method = %method,
+        method = method.as_str(),
         route,
         path = path.as_str(),
         status,
         latency_ms = latency.as_secs_f64() * 1000.0,
-        request_id = %request_id,
+        request_id = request_id.as_str(),
         "request"
     );
     response
