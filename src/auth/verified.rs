@@ -7,10 +7,13 @@
 //! `iat` are lower bounds, so a token valid once stays valid for them). So a token seen before
 //! is looked up by its whole text and only its expiry checked again, exactly as `jsonwebtoken`
 //! checks it. Access tokens cannot be revoked (refresh tokens can; they are not cached), so
-//! remembering one changes no answer. The map is bounded: when full it is emptied.
+//! remembering one changes no answer. The map is bounded: when full it is emptied. It hashes
+//! with foldhash, not SipHash: every request hashes its whole token (~200 bytes), SipHash
+//! cost ~750 instructions of it, and only tokens that passed verification are ever inserted.
 
-use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
+
+use foldhash::HashMap;
 
 use super::Principal;
 
