@@ -9,6 +9,7 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod json_log;
+pub mod log_sink;
 pub mod store;
 pub mod tui;
 

@@ -80,10 +80,10 @@ fn init_tracing(serve: bool) {
     let default = if serve { "info" } else { "warn" };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
     if serve {
-        builder.event_format(orders::json_log::JsonLines).init();
+        builder.event_format(orders::json_log::JsonLines).with_writer(orders::log_sink::BatchedStderr::start()).init();
     } else {
-        builder.init();
+        builder.with_writer(std::io::stderr).init();
     }
 }

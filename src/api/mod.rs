@@ -105,7 +105,7 @@ fn observe(
     let latency = start.elapsed();
     metrics.record(route, method.as_str(), status, latency);
     tracing::info!(
-        target: "orders::api",
+        target: crate::log_sink::REQUEST_TARGET,
         method = method.as_str(),
         route,
         path = path.as_str(),

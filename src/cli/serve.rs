@@ -22,6 +22,7 @@ pub async fn run(config: &Config, addr: Option<&str>) -> anyhow::Result<()> {
     let state = AppState::new(store.clone(), tokens, config.server.body_limit.as_u64());
     api::serve(listener, state, shutdown, config.server.shutdown_grace).await;
     store.close().await;
+    crate::log_sink::flush(); // the last request lines, before the line that says it stopped
     eprintln!("orders: stopped");
     Ok(())
 }
