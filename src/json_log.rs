@@ -6,16 +6,19 @@
 //! through `tracing-serde`, serde_json and a `fmt::Write` adaptor) cost more than the rest of
 //! the line's work together: callgrind put it at 16 % of the server's instructions for
 //! `GET /orders/{id}`. This one puts the line together in one String. Spans are not written:
-//! `orders` opens none.
+//! `orders` opens none. The per-request line itself ([`RequestLine`]) skips tracing's field
+//! visitor and is written in the same shape directly.
 
 use std::fmt::{self, Write};
 
 use tracing::field::{Field, Visit};
-use tracing::{Event, Subscriber};
+use tracing::{Event, Level, Subscriber};
 use tracing_log::NormalizeEvent as _;
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
+
+use crate::log_sink::REQUEST_TARGET;
 
 /// The event formatter (`tracing_subscriber::fmt().event_format(JsonLines)`).
 #[derive(Debug, Clone, Copy, Default)]
@@ -34,16 +37,74 @@ where
         // The line is put together in a String and handed to `writer` once: each write into
         // `writer` is a dynamic call, and writing the pieces straight into it cost ~2,000 more
         // instructions per request (callgrind, GET /orders/{id}). Writing to a String cannot fail.
-        let mut line = String::with_capacity(256);
-        let now = humantime::format_rfc3339_micros(std::time::SystemTime::now());
-        let _ = write!(line, "{{\"timestamp\":\"{now}\",\"level\":\"{}\"", meta.level().as_str());
-        let mut fields = Fields { line };
+        let mut fields = Fields { line: line_start(*meta.level()) };
         event.record(&mut fields);
-        let mut line = fields.line;
-        line.push_str(",\"target\":");
-        write_string(&mut line, meta.target());
-        line.push_str("}\n");
-        writer.write_str(&line)
+        writer.write_str(&line_end(fields.line, meta.target()))
+    }
+}
+
+/// `{"timestamp":"…","level":"…"`: how every line begins.
+fn line_start(level: Level) -> String {
+    let mut line = String::with_capacity(256);
+    let now = humantime::format_rfc3339_micros(std::time::SystemTime::now());
+    let _ = write!(line, "{{\"timestamp\":\"{now}\",\"level\":\"{}\"", level.as_str());
+    line
+}
+
+/// `,"target":"…"}` and the newline: how every line ends.
+fn line_end(mut line: String, target: &str) -> String {
+    line.push_str(",\"target\":");
+    write_string(&mut line, target);
+    line.push_str("}\n");
+    line
+}
+
+/// One request's log line (`api::observe`), written without going through tracing's field
+/// visitor: the line `tracing::info!(target: REQUEST_TARGET, method, route, path, status,
+/// latency_ms, request_id, "request")` gives through [`JsonLines`], in ~1,500 fewer
+/// instructions than that event's ~6,000 (callgrind, `GET /orders/{id}`).
+#[derive(Debug, Clone, Copy)]
+pub struct RequestLine<'a> {
+    /// The request method.
+    pub method: &'a str,
+    /// The route template that answered (`/orders/{id}`).
+    pub route: &'a str,
+    /// The path as requested.
+    pub path: &'a str,
+    /// The response status.
+    pub status: u16,
+    /// From the request's arrival to its response, milliseconds.
+    pub latency_ms: f64,
+    /// The request id sent back in `x-request-id`.
+    pub request_id: &'a str,
+}
+
+impl RequestLine<'_> {
+    /// The line, with its newline.
+    pub fn to_json(&self) -> String {
+        let mut line = line_start(Level::INFO);
+        line.push_str(",\"message\":\"request\",\"method\":");
+        write_string(&mut line, self.method);
+        line.push_str(",\"route\":");
+        write_string(&mut line, self.route);
+        line.push_str(",\"path\":");
+        write_string(&mut line, self.path);
+        line.push_str(",\"status\":");
+        line.push_str(itoa::Buffer::new().format(self.status));
+        line.push_str(",\"latency_ms\":");
+        let mut digits = ryu::Buffer::new();
+        line.push_str(if self.latency_ms.is_finite() { digits.format_finite(self.latency_ms) } else { "null" });
+        line.push_str(",\"request_id\":");
+        write_string(&mut line, self.request_id);
+        line_end(line, REQUEST_TARGET)
+    }
+
+    /// Writes the line to `serve`'s stderr when `RUST_LOG` lets INFO of [`REQUEST_TARGET`]
+    /// through (the default).
+    pub fn log(&self) {
+        if tracing::enabled!(target: REQUEST_TARGET, Level::INFO) {
+            crate::log_sink::request_line(self.to_json().as_bytes());
+        }
     }
 }
 
@@ -167,6 +228,22 @@ mod tests {
         fn flush(&mut self) -> std::io::Result<()> {
             Ok(())
         }
+    }
+
+    #[test]
+    fn a_request_line_is_the_line_its_tracing_event_would_give() {
+        let (method, route, path, status, latency_ms) = ("GET", "/orders/{id}", "/orders/7?x=\"q\"", 200u16, 1.25);
+        let request_id = "id \\ with \" escapes";
+        let direct = RequestLine { method, route, path, status, latency_ms, request_id }.to_json();
+        let traced = lines_of(|| {
+            tracing::info!(target: REQUEST_TARGET, method, route, path, status, latency_ms, request_id, "request");
+        });
+        let without_timestamp = |line: &str| line.split_once(",\"level\"").map(|(_, rest)| rest.to_owned());
+        assert!(direct.ends_with('\n'));
+        assert_eq!(without_timestamp(direct.trim_end()), without_timestamp(&traced[0]));
+        assert!(without_timestamp(&traced[0]).is_some(), "{traced:?}");
+        let parsed: serde_json::Value = serde_json::from_str(&direct).unwrap();
+        assert_eq!((parsed["request_id"].as_str(), parsed["path"].as_str()), (Some(request_id), Some(path)));
     }
 
     #[test]

@@ -28,6 +28,7 @@ use warp::path::FullPath;
 use warp::reply::Response;
 
 use crate::auth::Tokens;
+use crate::json_log::RequestLine;
 use crate::store::Store;
 
 pub use metrics::Metrics;
@@ -104,16 +105,9 @@ fn observe(
     let status = response.status().as_u16();
     let latency = start.elapsed();
     metrics.record(route, method.as_str(), status, latency);
-    tracing::info!(
-        target: crate::log_sink::REQUEST_TARGET,
-        method = method.as_str(),
-        route,
-        path = path.as_str(),
-        status,
-        latency_ms = latency.as_secs_f64() * 1000.0,
-        request_id = request_id.as_str(),
-        "request"
-    );
+    let latency_ms = latency.as_secs_f64() * 1000.0;
+    let (method, path) = (method.as_str(), path.as_str());
+    RequestLine { method, route, path, status, latency_ms, request_id: &request_id }.log();
     response
 }
 
