@@ -18,7 +18,7 @@ use sqlx::{AnyConnection, Executor as _};
 
 use super::history::insert_history;
 use super::orders::{insert_order_services, insert_orders, next_order_id};
-use super::services::{catalogue, insert_service};
+use super::services::{INSERT_SERVICE, catalogue};
 use super::sql::{Rows, Sql};
 use super::{Backend, Store, copy_import};
 use crate::domain::schedule;
@@ -230,8 +230,10 @@ impl<'s> Importer<'s> {
     /// fails with the first record (in input order) whose id is taken or that is too close to
     /// an order before it.
     async fn flush(&mut self, conn: &mut AnyConnection) -> Result<(), ImportError> {
+        // The catalogue, read under the write lock, already refused a taken id or name.
         for (record, service) in &self.orders.catalogue.created[self.services_written..] {
-            insert_service(conn, service.id, &service.name).await.map_err(|e| ImportError::at(*record, e))?;
+            let insert = sqlx::query(INSERT_SERVICE).bind(service.id).bind(&service.name).bind(name_key(&service.name));
+            insert.execute(&mut *conn).await.map_err(|e| ImportError::at(*record, e.into()))?;
             self.services_written += 1;
         }
         if self.batch.is_empty() {
