@@ -92,8 +92,7 @@ impl RequestLine<'_> {
         line.push_str(",\"status\":");
         line.push_str(itoa::Buffer::new().format(self.status));
         line.push_str(",\"latency_ms\":");
-        let mut digits = ryu::Buffer::new();
-        line.push_str(if self.latency_ms.is_finite() { digits.format_finite(self.latency_ms) } else { "null" });
+        write_f64(&mut line, self.latency_ms);
         line.push_str(",\"request_id\":");
         write_string(&mut line, self.request_id);
         line_end(line, REQUEST_TARGET)
@@ -129,8 +128,7 @@ impl Fields {
 
 impl Visit for Fields {
     fn record_f64(&mut self, field: &Field, value: f64) {
-        let mut digits = ryu::Buffer::new();
-        self.field(field, |out| out.push_str(if value.is_finite() { digits.format_finite(value) } else { "null" }));
+        self.field(field, |out| write_f64(out, value));
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
@@ -156,6 +154,12 @@ impl Visit for Fields {
             out.push('"');
         });
     }
+}
+
+/// Writes `value` as a JSON number (ryu's shortest digits), or `null` when it is not finite.
+fn write_f64(out: &mut String, value: f64) {
+    let mut digits = ryu::Buffer::new();
+    out.push_str(if value.is_finite() { digits.format_finite(value) } else { "null" });
 }
 
 /// Writes `text` as a JSON string.

@@ -17,9 +17,9 @@ use std::time::Duration;
 use tracing_subscriber::fmt::MakeWriter;
 
 /// Request lines wait at most this long.
-pub const INTERVAL: Duration = Duration::from_millis(100);
+const INTERVAL: Duration = Duration::from_millis(100);
 /// A buffer this full is written at once.
-pub const BATCH: usize = 32 * 1024;
+const BATCH: usize = 32 * 1024;
 /// The target of the per-request lines (`json_log::RequestLine`): `RUST_LOG` lets them through
 /// as if they were INFO events of it, so `RUST_LOG=orders::api=warn` still silences them.
 pub const REQUEST_TARGET: &str = "orders::api::request";
