@@ -186,6 +186,13 @@ async fn the_server_logs_one_json_line_per_request_with_its_request_id() {
         client.get(format!("{}/orders/1", server.base)).header("x-request-id", "trace-me-42").send().await.unwrap();
     assert_eq!(reply.status(), 401);
     let log = server.log.clone();
+    // Request lines wait in a batch, written by the flusher within 100 ms: the line arrives
+    // while the server still runs, not only when it stops.
+    let written_while_running = (0..200).any(|_| {
+        std::thread::sleep(Duration::from_millis(25));
+        log.lock().unwrap().iter().any(|line| line.contains("trace-me-42"))
+    });
+    assert!(written_while_running, "the request line is written while serving: {:?}", log.lock().unwrap());
     assert!(server.terminate().success(), "SIGTERM exits 0");
     let stopped = (0..200).any(|_| {
         std::thread::sleep(Duration::from_millis(25));
@@ -202,4 +209,34 @@ async fn the_server_logs_one_json_line_per_request_with_its_request_id() {
         (Some("GET"), Some("/orders/{id}"), Some(401))
     );
     assert!(line["latency_ms"].is_number(), "{line}");
+}
+
+#[tokio::test]
+async fn rust_log_for_the_api_target_decides_whether_request_lines_are_written() {
+    let db = TestDb::new().await;
+    store_with_services(&db).await;
+    let mut lines_of = Vec::new();
+    for level in ["info,orders::api=warn", "info"] {
+        let server = Server::start_logging(&db, level);
+        let reply = reqwest::Client::new()
+            .get(format!("{}/orders/1", server.base))
+            .header("x-request-id", "filtered-or-not")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(reply.status(), 401);
+        let log = server.log.clone();
+        assert!(server.terminate().success(), "SIGTERM exits 0");
+        let stopped = (0..200).any(|_| {
+            std::thread::sleep(Duration::from_millis(25));
+            log.lock().unwrap().iter().any(|line| line == "orders: stopped")
+        });
+        assert!(stopped, "the server says it stopped: {:?}", log.lock().unwrap());
+        let lines = log.lock().unwrap().clone();
+        let at = |text: &str| lines.iter().position(|line| line.contains(text));
+        lines_of.push((at("filtered-or-not"), at("orders: stopped")));
+    }
+    assert_eq!(lines_of[0].0, None, "RUST_LOG=orders::api=warn leaves the request line out");
+    let (request, stopped) = lines_of[1];
+    assert!(request.is_some() && request < stopped, "with INFO the line comes before the stop: {lines_of:?}");
 }
