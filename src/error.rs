@@ -7,7 +7,7 @@ use crate::domain::schedule::format_gap;
 use crate::domain::{FieldError, Timestamp};
 
 /// Everything that can go wrong in library code.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum Error {
     /// No such order, service or other record.
     #[error("{what} {id} not found")]

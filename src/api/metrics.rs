@@ -15,6 +15,7 @@ use super::AppState;
 use super::reply::{ApiResult, finish, with_status};
 use super::request::{Req, req};
 use crate::auth::Role;
+use crate::store::StoreStats;
 
 /// Histogram bucket upper bounds, seconds.
 const BUCKETS: [f64; 10] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
@@ -54,8 +55,8 @@ impl Metrics {
         histogram.sum += seconds;
     }
 
-    /// The Prometheus text exposition, with the pool's (open, idle) connections.
-    pub fn render(&self, pool: (u32, usize)) -> String {
+    /// The Prometheus text exposition, with the store's gauges and counters.
+    pub fn render(&self, store: StoreStats) -> String {
         let counters = self.counters.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut out = String::new();
         out.push_str("# HELP orders_http_requests_total HTTP requests by route, method and status.\n");
@@ -83,13 +84,19 @@ impl Metrics {
             let _ = writeln!(out, "orders_http_request_duration_seconds_sum{{route=\"{route}\"}} {}", h.sum);
             let _ = writeln!(out, "orders_http_request_duration_seconds_count{{route=\"{route}\"}} {}", h.count);
         }
-        let (open, idle) = pool;
+        let StoreStats { open, idle, lookups, lookup_statements } = store;
         out.push_str("# HELP orders_db_pool_connections Open database connections.\n");
         out.push_str("# TYPE orders_db_pool_connections gauge\n");
         let _ = writeln!(out, "orders_db_pool_connections {open}");
         out.push_str("# HELP orders_db_pool_idle_connections Idle database connections.\n");
         out.push_str("# TYPE orders_db_pool_idle_connections gauge\n");
         let _ = writeln!(out, "orders_db_pool_idle_connections {idle}");
+        out.push_str("# HELP orders_db_order_lookups_total Orders looked up by id.\n");
+        out.push_str("# TYPE orders_db_order_lookups_total counter\n");
+        let _ = writeln!(out, "orders_db_order_lookups_total {lookups}");
+        out.push_str("# HELP orders_db_order_lookup_statements_total Statements that answered them (concurrent lookups share one).\n");
+        out.push_str("# TYPE orders_db_order_lookup_statements_total counter\n");
+        let _ = writeln!(out, "orders_db_order_lookup_statements_total {lookup_statements}");
         out
     }
 }
@@ -123,7 +130,7 @@ async fn metrics(req: Req) -> Response {
 fn get(req: &Req) -> ApiResult {
     req.only_get()?;
     req.authorize(Role::Reader)?;
-    let text = req.state.metrics.render(req.state.store.pool_stats());
+    let text = req.state.metrics.render(req.state.store.stats());
     Ok(with_status(StatusCode::OK, text, "text/plain; version=0.0.4; charset=utf-8"))
 }
 
@@ -137,7 +144,7 @@ mod tests {
         for method in ["GET", "BREW", "WHEN", "GET"] {
             metrics.record("/orders", method, 405, Duration::from_millis(1));
         }
-        let text = metrics.render((1, 1));
+        let text = metrics.render(StoreStats { open: 1, idle: 1, lookups: 0, lookup_statements: 0 });
         assert!(
             text.contains("orders_http_requests_total{route=\"/orders\",method=\"GET\",status=\"405\"} 2"),
             "{text}"

@@ -12,6 +12,7 @@ mod export;
 mod history;
 mod idempotency;
 mod import;
+mod lookups;
 mod orders;
 mod reader;
 mod services;
@@ -109,12 +110,27 @@ impl StoreOptions {
     }
 }
 
+/// What [`Store::stats`] reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreStats {
+    /// Connections open in the pool.
+    pub open: u32,
+    /// Of those, idle.
+    pub idle: usize,
+    /// Orders looked up by id since the store opened.
+    pub lookups: u64,
+    /// Statements that answered those lookups (several lookups share one under load).
+    pub lookup_statements: u64,
+}
+
 /// A handle on the order store; cheap to clone (the pool is shared).
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: AnyPool,
     /// Connections for single reads, outside the pool between uses (see `reader`).
     readers: Arc<reader::Stash>,
+    /// Lookups of one order by id, queued to share statements (see `lookups`).
+    lookups: Arc<lookups::Lookups>,
     /// Queues this process's SQLite writers (see [`Store::begin_write`]).
     write_gate: Arc<tokio::sync::Mutex<()>>,
     backend: Backend,
@@ -186,6 +202,7 @@ impl Store {
         let store = Self {
             pool,
             readers: reader::Stash::new(readers),
+            lookups: lookups::Lookups::new(),
             write_gate: Arc::default(),
             backend,
             postgres,
@@ -231,9 +248,10 @@ impl Store {
         Ok(())
     }
 
-    /// Connections in the pool: (open, idle), for the metrics.
-    pub fn pool_stats(&self) -> (u32, usize) {
-        (self.pool.size(), self.pool.num_idle())
+    /// Gauges and counters of the store's connections and lookups, for the metrics.
+    pub fn stats(&self) -> StoreStats {
+        let (lookups, lookup_statements) = self.lookups.counts();
+        StoreStats { open: self.pool.size(), idle: self.pool.num_idle(), lookups, lookup_statements }
     }
 
     /// Closes every connection, waiting for those in use to come back.

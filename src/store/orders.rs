@@ -1,6 +1,7 @@
 //! Orders: reads (one, a page, a stream) and the checked writes (create, update, delete),
 //! each write one transaction under the store's write lock with its history event.
 
+use futures_util::future::BoxFuture;
 use futures_util::{Stream, TryStreamExt as _};
 use sqlx::AnyConnection;
 use sqlx::FromRow;
@@ -206,9 +207,7 @@ impl Store {
     /// # Errors
     /// [`Error::NotFound`] when there is no such order.
     pub async fn get_order(&self, id: i64) -> Result<Order> {
-        let backend = self.backend;
-        let order = self.read(|conn| Box::pin(fetch_order(conn, backend, id))).await?;
-        order.ok_or(Error::NotFound { what: "order", id })
+        self.look_up(id).await?.ok_or(Error::NotFound { what: "order", id })
     }
 
     /// A page of orders (or all of them, when `query.limit` is `None`: prefer
@@ -373,6 +372,20 @@ pub(super) async fn fetch_order(conn: &mut AnyConnection, backend: Backend, id: 
     let sql = select_by_id(backend);
     let row: Option<OrderRow> = sqlx::query_as(sql).bind(id).fetch_optional(conn).await?;
     row.map(OrderRow::into_order).transpose()
+}
+
+/// The orders among `ids` (in no particular order; an id asked twice is read once).
+pub(super) fn fetch_orders<'c>(
+    conn: &'c mut AnyConnection,
+    backend: Backend,
+    ids: &[i64],
+) -> BoxFuture<'c, Result<Vec<Order>>> {
+    let mut sql = Sql::new(backend, select(backend));
+    sql.push(" WHERE o.id IN (").bind_list(ids).push(")");
+    Box::pin(async move {
+        let rows = sql.query_as::<OrderRow>().fetch_all(conn).await?;
+        rows.into_iter().map(OrderRow::into_order).collect()
+    })
 }
 
 /// Fails with a field error naming every service id that is not in the catalogue.

@@ -206,6 +206,7 @@ async fn health_readiness_metrics_and_the_openapi_document_answer() {
     let doc = app.call("GET", "/openapi.json", None, None, &[]).await;
     assert_eq!(doc.json()["openapi"], "3.1.0");
     app.get("/orders").await;
+    assert_eq!(app.get("/orders/1").await.status, 404);
     let metrics = app.get("/metrics").await;
     assert_eq!(metrics.status, 200);
     assert!(
@@ -215,6 +216,8 @@ async fn health_readiness_metrics_and_the_openapi_document_answer() {
     );
     assert!(metrics.text.contains("orders_http_request_duration_seconds_bucket{route=\"/healthz\",le=\"+Inf\"} 1"));
     assert!(metrics.text.contains("orders_db_pool_connections "));
+    assert!(metrics.text.contains("\norders_db_order_lookups_total 1\n"), "{}", metrics.text);
+    assert!(metrics.text.contains("\norders_db_order_lookup_statements_total 1\n"), "{}", metrics.text);
 }
 
 #[tokio::test]

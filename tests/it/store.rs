@@ -50,6 +50,49 @@ async fn keyset_pages_cover_every_order_once_in_every_sort_order() {
 }
 
 #[tokio::test]
+async fn concurrent_lookups_share_statements_and_each_gets_its_own_order() {
+    let db = TestDb::new().await;
+    let store = store_with_orders(&db, 5).await;
+    let before = store.stats();
+    // Orders 1..=5 exist and 6..=9 do not; every id is asked for many times, in one burst.
+    let asked: Vec<i64> = (0..200).map(|i| i % 9 + 1).collect();
+    let answers = futures_util::future::join_all(asked.iter().map(|&id| store.get_order(id))).await;
+    let start = Timestamp::parse("2030-01-01T00:00:00Z").unwrap().millis();
+    for (&id, answer) in asked.iter().zip(answers) {
+        match answer {
+            Ok(order) => {
+                assert!(id <= 5, "order {id} does not exist, yet was found");
+                assert_eq!(order.id, id);
+                assert_eq!(order.datetime.millis(), start + (id - 1) * 3 * HOUR);
+                let service = if id % 2 == 1 { 123 } else { 456 };
+                assert_eq!(order.services.iter().map(|s| s.id).collect::<Vec<_>>(), [service], "order {id}");
+            }
+            Err(Error::NotFound { what: "order", id: missing }) => assert_eq!((missing, id > 5), (id, true)),
+            Err(other) => panic!("order {id}: {other}"),
+        }
+    }
+    let after = store.stats();
+    assert_eq!(after.lookups - before.lookups, 200);
+    // The burst is queued before any statement runs (a single-threaded runtime): 32 a statement.
+    let statements = after.lookup_statements - before.lookup_statements;
+    assert!(statements <= 200_u64.div_ceil(32), "{statements} statements for 200 lookups");
+}
+
+#[tokio::test]
+async fn a_lookup_whose_caller_gave_up_leaves_the_others_answered() {
+    let db = TestDb::new().await;
+    let store = store_with_orders(&db, 2).await;
+    let mut abandoned = Box::pin(store.get_order(1));
+    assert!(futures_util::poll!(&mut abandoned).is_pending(), "queued, its statement not yet run");
+    let answered = store.get_order(2);
+    drop(abandoned);
+    assert_eq!(answered.await.unwrap().id, 2);
+    assert_eq!(store.get_order(1).await.unwrap().id, 1);
+    let stats = store.stats();
+    assert_eq!(stats.lookups, 3, "the abandoned lookup was still read once: {stats:?}");
+}
+
+#[tokio::test]
 async fn ties_on_datetime_are_ordered_by_id() {
     let db = TestDb::new().await;
     let store = db.store_with_gap(std::time::Duration::ZERO).await;
