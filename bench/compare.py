@@ -59,15 +59,14 @@ def main():
                     h.BIN = binary or default_bin
                     variant = copy.copy(product)
                     variant.env = dict(product.env, **env)
-                    load_env = {"BENCH_N": str(args.n)}
-                    result = h.with_server(
-                        variant, f"compare-{name}",
-                        lambda s: h.wrk(s, "get_by_id.lua", args.duration, token, extra_env=load_env),
-                        lambda s: h.wrk(s, "get_by_id.lua", 1, token, extra_env=load_env))
+                    result = h.with_server(variant, f"compare-{name}",
+                                           lambda s: h.get_by_id(s, args.duration, token, args.n),
+                                           lambda s: h.get_by_id(s, 1, token, args.n))
                 # Ids past the stored orders answer 404 (and pgbench finds no row): say so, as
                 # such a run measures something else.
                 print(f"round {rnd + 1} {name:12s} {result['rps']:9.0f}/s  p99 {result['p99_ms']:6.2f} ms  "
-                      f"errors {result['errors']}  cpu us/request {result.get('cpu_us_per_request')}", flush=True)
+                      f"errors {result['errors']}  cpu us/request {result.get('cpu_us_per_request')}  "
+                      f"lookups/statement {result.get('lookups_per_statement', '-')}", flush=True)
 
 
 def parse_variant(text):

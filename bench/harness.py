@@ -183,6 +183,29 @@ def wrk(server, script, duration, token, connections=CONNECTIONS, threads=THREAD
     }
 
 
+def get_by_id(server, duration, token, n):
+    """wrk's random-id GETs; also how many lookups each statement answered on average (the
+    store shares a statement among concurrent lookups: src/store/lookups.rs)."""
+    before = lookup_counts(server, token)
+    out = wrk(server, "get_by_id.lua", duration, token, extra_env={"BENCH_N": str(n)})
+    after = lookup_counts(server, token)
+    if before and after and after[1] > before[1]:
+        out["lookups_per_statement"] = round((after[0] - before[0]) / (after[1] - before[1]), 1)
+    return out
+
+
+def lookup_counts(server, token):
+    """(lookups, lookup statements) from the server's /metrics; None from a build without them."""
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    conn.request("GET", "/metrics", headers={"Authorization": f"Bearer {token}"})
+    text = conn.getresponse().read().decode()
+    counters = dict(line.split() for line in text.splitlines() if line.startswith("orders_db_order_lookup"))
+    try:
+        return int(counters["orders_db_order_lookups_total"]), int(counters["orders_db_order_lookup_statements_total"])
+    except KeyError:
+        return None
+
+
 def pgbench(script, duration, variables):
     """pgbench at the API's concurrency, prepared; per-transaction log for p50/p99."""
     prefix = OUT / "pgbench_log"
@@ -385,11 +408,10 @@ def run_backend(backend, n, data, args, workdir, state):
                                lambda s: wrk(s, "pages.lua", 1, token, connections=2, threads=2))
     res["pages"]["orders_per_s"] = round(res["pages"]["rps"] * 100)
     res["pages"]["complete_walks"] = res["pages"].pop("extra")
-    env = {"BENCH_N": str(n)}
     res.update(alternate(args, f"{backend} N={n}: get-by-id", "get_by_id",
                          lambda: with_server(product, f"{backend}-get",
-                                             lambda s: wrk(s, "get_by_id.lua", args.duration, token, extra_env=env),
-                                             lambda s: wrk(s, "get_by_id.lua", 1, token, extra_env=env)),
+                                             lambda s: get_by_id(s, args.duration, token, n),
+                                             lambda s: get_by_id(s, 1, token, n)),
                          (lambda: pgbench("get_by_id.sql", args.duration, {"n": n})) if backend == "postgres" else None))
 
     def create_load(seconds):
