@@ -80,22 +80,33 @@ impl Store {
         answered.await.unwrap_or_else(|_| Err(Error::Internal(format!("the lookup of order {id} was abandoned"))))
     }
 
-    /// Starts a statement task when lookups wait and a slot is free.
+    /// Starts a statement task when lookups wait and a slot is free. (Outside a runtime, as
+    /// while one shuts down and drops its tasks, nobody is left to answer.)
     fn start_lookups(&self) {
         if self.lookups.waiting().is_empty() {
             return;
         }
-        if let Ok(slot) = Arc::clone(&self.lookups.slots).try_acquire_owned() {
-            let store = self.clone();
-            tokio::spawn(async move { store.run_lookups(slot).await });
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+        if let Ok(permit) = Arc::clone(&self.lookups.slots).try_acquire_owned() {
+            let slot = Slot { store: self.clone(), permit: Some(permit) };
+            runtime.spawn(slot.run());
         }
     }
+}
 
-    /// Answers queued lookups, [`BATCH`] at a time, until none wait; then frees the slot.
-    async fn run_lookups(self, slot: OwnedSemaphorePermit) {
+/// A statement slot, held by the task that answers queued lookups.
+struct Slot {
+    store: Store,
+    permit: Option<OwnedSemaphorePermit>,
+}
+
+impl Slot {
+    /// Answers queued lookups, [`BATCH`] at a time, until none wait.
+    async fn run(self) {
+        let store = &self.store;
         loop {
             let batch: Vec<Waiter> = {
-                let mut waiting = self.lookups.waiting();
+                let mut waiting = store.lookups.waiting();
                 let oldest = waiting.len().min(BATCH);
                 waiting.drain(..oldest).collect()
             };
@@ -103,16 +114,21 @@ impl Store {
                 break;
             }
             let ids = padded_ids(&batch);
-            let backend = self.backend;
-            let found = self.read(|conn| fetch_orders(conn, backend, &ids)).await;
-            self.lookups.statements.fetch_add(1, Ordering::Relaxed);
-            self.lookups.answered.fetch_add(batch.len() as u64, Ordering::Relaxed);
+            let backend = store.backend;
+            let found = store.read(|conn| fetch_orders(conn, backend, &ids)).await;
+            store.lookups.statements.fetch_add(1, Ordering::Relaxed);
+            store.lookups.answered.fetch_add(batch.len() as u64, Ordering::Relaxed);
             answer(batch, found);
         }
-        drop(slot);
-        // A lookup queued after the last batch was taken but before the slot was free found
-        // no slot: start a statement for it.
-        self.start_lookups();
+    }
+}
+
+impl Drop for Slot {
+    /// Frees the slot however the task ended (even by a panic), then starts a statement for
+    /// any lookup queued after the last batch was taken, which found no free slot.
+    fn drop(&mut self) {
+        drop(self.permit.take());
+        self.store.start_lookups();
     }
 }
 
