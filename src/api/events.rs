@@ -21,8 +21,8 @@ pub fn routes(state: &AppState) -> BoxedFilter<(Response,)> {
 
 async fn events(req: Req) -> Response {
     let result = match req.method {
-        Method::GET => feed(&req).await,
-        _ => Err(ApiError::MethodNotAllowed("GET")),
+        Method::GET | Method::HEAD => feed(&req).await,
+        _ => Err(ApiError::MethodNotAllowed("GET, HEAD")),
     };
     finish("/events", result)
 }

@@ -29,9 +29,9 @@ pub fn routes(state: &AppState) -> BoxedFilter<(Response,)> {
 /// `GET /orders`, `POST /orders`.
 async fn collection(req: Req) -> Response {
     let result = match req.method {
-        Method::GET => listing::list(req).await,
+        Method::GET | Method::HEAD => listing::list(req).await,
         Method::POST => create::create(req).await,
-        _ => Err(ApiError::MethodNotAllowed("GET, POST")),
+        _ => Err(ApiError::MethodNotAllowed("GET, HEAD, POST")),
     };
     finish("/orders", result)
 }
@@ -39,11 +39,11 @@ async fn collection(req: Req) -> Response {
 /// `GET`, `PUT`, `PATCH`, `DELETE /orders/{id}`.
 async fn one(id: String, req: Req) -> Response {
     let result = match req.method {
-        Method::GET => get(&id, &req).await,
+        Method::GET | Method::HEAD => get(&id, &req).await,
         Method::PUT => update(&id, req, false).await,
         Method::PATCH => update(&id, req, true).await,
         Method::DELETE => delete(&id, &req).await,
-        _ => Err(ApiError::MethodNotAllowed("GET, PUT, PATCH, DELETE")),
+        _ => Err(ApiError::MethodNotAllowed("GET, HEAD, PUT, PATCH, DELETE")),
     };
     finish("/orders/{id}", result)
 }
@@ -51,8 +51,8 @@ async fn one(id: String, req: Req) -> Response {
 /// `GET /orders/{id}/history`.
 async fn history(id: String, req: Req) -> Response {
     let result = match req.method {
-        Method::GET => history_of(&id, &req).await,
-        _ => Err(ApiError::MethodNotAllowed("GET")),
+        Method::GET | Method::HEAD => history_of(&id, &req).await,
+        _ => Err(ApiError::MethodNotAllowed("GET, HEAD")),
     };
     finish("/orders/{id}/history", result)
 }

@@ -154,12 +154,16 @@ impl Req {
         Some(version.filter(|v| *v >= 1).unwrap_or(0))
     }
 
-    /// Refuses every method but `GET` (for routes that only read).
+    /// Refuses every method but `GET` and `HEAD` (for routes that only read; hyper leaves a
+    /// `HEAD` answer's body out and keeps its headers).
     ///
     /// # Errors
-    /// 405 naming `GET`.
+    /// 405 naming `GET, HEAD`.
     pub fn only_get(&self) -> Result<(), ApiError> {
-        if self.method == Method::GET { Ok(()) } else { Err(ApiError::MethodNotAllowed("GET")) }
+        match self.method {
+            Method::GET | Method::HEAD => Ok(()),
+            _ => Err(ApiError::MethodNotAllowed("GET, HEAD")),
+        }
     }
 
     /// A header's text, if present and printable.

@@ -25,9 +25,9 @@ pub fn routes(state: &AppState) -> BoxedFilter<(Response,)> {
 /// `GET /services`, `POST /services`.
 async fn collection(req: Req) -> Response {
     let result = match req.method {
-        Method::GET => list(&req).await,
+        Method::GET | Method::HEAD => list(&req).await,
         Method::POST => add(req).await,
-        _ => Err(ApiError::MethodNotAllowed("GET, POST")),
+        _ => Err(ApiError::MethodNotAllowed("GET, HEAD, POST")),
     };
     finish("/services", result)
 }
@@ -35,10 +35,10 @@ async fn collection(req: Req) -> Response {
 /// `GET`, `PUT`, `DELETE /services/{id}`.
 async fn one(id: String, req: Req) -> Response {
     let result = match req.method {
-        Method::GET => get(&id, &req).await,
+        Method::GET | Method::HEAD => get(&id, &req).await,
         Method::PUT => rename(&id, req).await,
         Method::DELETE => delete(&id, &req).await,
-        _ => Err(ApiError::MethodNotAllowed("GET, PUT, DELETE")),
+        _ => Err(ApiError::MethodNotAllowed("GET, HEAD, PUT, DELETE")),
     };
     finish("/services/{id}", result)
 }

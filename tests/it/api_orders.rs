@@ -31,6 +31,30 @@ async fn create_returns_201_with_location_and_etag_and_get_returns_the_same_orde
 }
 
 #[tokio::test]
+async fn head_answers_every_read_with_its_status_and_headers_and_no_body() {
+    let app = spawn_app().await;
+    let id = app.create("2030-05-01T10:00:00Z", &[123]).await["id"].as_i64().unwrap();
+    let one = format!("/orders/{id}");
+    let got = app.get(&one).await;
+    let head = app.call("HEAD", &one, Some(Role::Reader), None, &[]).await;
+    assert_eq!((head.status, head.text.as_str()), (200, ""));
+    for name in ["etag", "content-type", "content-length"] {
+        assert_eq!(head.header(name), got.header(name), "{name}");
+    }
+    let history = format!("{one}/history");
+    for path in
+        ["/orders", "/orders?limit=1", &history, "/services", "/events", "/healthz", "/openapi.json", "/metrics"]
+    {
+        let head = app.call("HEAD", path, Some(Role::Admin), None, &[]).await;
+        assert_eq!((head.status, head.text.as_str()), (200, ""), "HEAD {path}");
+    }
+    let missing = app.call("HEAD", "/orders/999999", Some(Role::Reader), None, &[]).await;
+    assert_eq!((missing.status, missing.text.as_str()), (404, ""));
+    let anonymous = app.call("HEAD", &one, None, None, &[]).await;
+    assert_eq!(anonymous.status, 401);
+}
+
+#[tokio::test]
 async fn put_replaces_patch_merges_and_each_moves_the_etag() {
     let app = spawn_app().await;
     let id = app.create("2030-05-01T10:00:00Z", &[123]).await["id"].as_i64().unwrap();

@@ -207,16 +207,17 @@ async fn unauthorized_carries_www_authenticate_and_405_carries_allow() {
     let reply = app.call("GET", "/orders", None, None, &[]).await;
     assert_eq!(reply.header("www-authenticate"), Some("Bearer"));
     for (method, path, allow) in [
-        ("DELETE", "/orders", "GET, POST"),
-        ("POST", "/orders/1", "GET, PUT, PATCH, DELETE"),
-        ("PUT", "/orders/1/history", "GET"),
-        ("PATCH", "/services/1", "GET, PUT, DELETE"),
-        ("DELETE", "/services", "GET, POST"),
-        ("POST", "/events", "GET"),
+        ("DELETE", "/orders", "GET, HEAD, POST"),
+        ("POST", "/orders/1", "GET, HEAD, PUT, PATCH, DELETE"),
+        ("PUT", "/orders/1/history", "GET, HEAD"),
+        ("PATCH", "/services/1", "GET, HEAD, PUT, DELETE"),
+        ("DELETE", "/services", "GET, HEAD, POST"),
+        ("POST", "/events", "GET, HEAD"),
         ("GET", "/auth/refresh", "POST"),
-        ("DELETE", "/readyz", "GET"),
-        ("PUT", "/metrics", "GET"),
-        ("POST", "/openapi.json", "GET"),
+        ("HEAD", "/auth/refresh", "POST"),
+        ("DELETE", "/readyz", "GET, HEAD"),
+        ("PUT", "/metrics", "GET, HEAD"),
+        ("POST", "/openapi.json", "GET, HEAD"),
     ] {
         let reply = app.call(method, path, None, None, &[]).await;
         assert_eq!(reply.status, 405, "{method} {path}");

@@ -86,7 +86,12 @@ pub fn check(
     body: &str,
 ) -> Result<(), String> {
     let path = path.split('?').next().unwrap_or(path);
-    let response_pointer = response_pointer(method, path, status)?;
+    // HEAD is GET without the body: GET's documented status and headers, and nothing else.
+    let head = method.eq_ignore_ascii_case("HEAD");
+    if head && !body.is_empty() {
+        return Err(format!("HEAD {path} {status}: a body"));
+    }
+    let response_pointer = response_pointer(if head { "GET" } else { method }, path, status)?;
     let response = DOC.pointer(&response_pointer).unwrap();
     if let Some(required) = response.get("headers").and_then(Value::as_object) {
         for (name, spec) in required {
@@ -94,6 +99,9 @@ pub fn check(
                 return Err(format!("{method} {path} {status}: header {name} is missing"));
             }
         }
+    }
+    if head {
+        return Ok(());
     }
     let Some(content) = response.get("content").and_then(Value::as_object) else {
         return if body.is_empty() {
