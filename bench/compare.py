@@ -9,7 +9,9 @@ target/release/orders) and any other KEY is an environment variable of the serve
 TOKIO_WORKER_THREADS=1, RUST_LOG=warn or ORDERS__DATABASE__URL=...). The name `pgbench`
 runs the reference instead. Each round runs every variant once, in the order given, through
 the harness's own functions (fresh server, 1 s warm-up, wrk at 32 connections), and prints
-its rate, p99 and CPU time per request of each process. `--prepare` imports N orders into
+its rate, p99, CPU time per request of each process and lookups per statement (from the
+server's /metrics; "-" for pgbench and for builds without the counters). A variant with
+ORDERS__DATABASE__URL=sqlite://FILE measures SQLite instead. `--prepare` imports N orders into
 a fresh `orders_bench` first (bench/run leaves one behind); a machine this noisy needs
 several rounds, and instruction counts (callgrind) for anything under ~10 %.
 """

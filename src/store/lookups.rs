@@ -6,10 +6,11 @@
 //! same time now go out together: `WHERE o.id IN (…)`, at most [`BATCH`] ids a statement and
 //! at most [`SLOTS`] statements at once. A lookup that arrives while a slot is free starts a
 //! statement at once with its one id, so nothing waits to be batched; the others queue, and
-//! the next statement takes every one of them. (The list is padded to a power of two by
-//! repeating its last id, so each connection prepares six statements, not thirty-two.) Each still sees the orders as they were at
-//! some moment between its arrival and its answer, as a statement of its own would: it is
-//! read by a statement that started after it was queued.
+//! the next statement takes every one of them (the list padded to a power of two by
+//! repeating its last id, so each connection prepares six statements, not thirty-two).
+//! Each lookup still sees the orders as they were at some moment between its arrival and
+//! its answer, as a statement of its own would: it is read by a statement that started
+//! after it was queued.
 //!
 //! The statements run on their own task, so a caller that goes away (a client that hung up)
 //! cancels only its own wait, never the statement others wait on.
@@ -27,10 +28,11 @@ use crate::error::{Error, Result};
 /// The most ids one statement asks for.
 const BATCH: usize = 32;
 
-/// The most lookup statements at once. One in the database while the next is on the wire:
-/// on this project's 2-core benchmark machine one or two gave 1.5× pgbench's rate for the
-/// single-id statement, eight (a statement per read connection) 0.75×, because the fewer the
-/// statements, the more lookups each carries and the fewer times a database backend wakes.
+/// The most lookup statements at once: one in the database while the next is on the wire.
+/// On this project's 2-core benchmark machine one slot gave 1.5× pgbench's rate for the
+/// single-id statement, two 1.3×, eight (a statement per read connection) 0.75×: the fewer
+/// the statements, the more lookups each carries and the fewer times a backend wakes. One
+/// alone would cap the rate at [`BATCH`] lookups per round trip to a distant database.
 const SLOTS: usize = 2;
 
 /// A queued lookup: the id, and where its answer goes.
