@@ -85,18 +85,19 @@ impl Metrics {
             let _ = writeln!(out, "orders_http_request_duration_seconds_count{{route=\"{route}\"}} {}", h.count);
         }
         let StoreStats { open, idle, lookups, lookup_statements } = store;
-        out.push_str("# HELP orders_db_pool_connections Open database connections.\n");
-        out.push_str("# TYPE orders_db_pool_connections gauge\n");
-        let _ = writeln!(out, "orders_db_pool_connections {open}");
-        out.push_str("# HELP orders_db_pool_idle_connections Idle database connections.\n");
-        out.push_str("# TYPE orders_db_pool_idle_connections gauge\n");
-        let _ = writeln!(out, "orders_db_pool_idle_connections {idle}");
-        out.push_str("# HELP orders_db_order_lookups_total Orders looked up by id.\n");
-        out.push_str("# TYPE orders_db_order_lookups_total counter\n");
-        let _ = writeln!(out, "orders_db_order_lookups_total {lookups}");
-        out.push_str("# HELP orders_db_order_lookup_statements_total Statements that answered them (concurrent lookups share one).\n");
-        out.push_str("# TYPE orders_db_order_lookup_statements_total counter\n");
-        let _ = writeln!(out, "orders_db_order_lookup_statements_total {lookup_statements}");
+        for (name, kind, help, value) in [
+            ("orders_db_pool_connections", "gauge", "Open database connections.", open as u64),
+            ("orders_db_pool_idle_connections", "gauge", "Idle database connections.", idle as u64),
+            ("orders_db_order_lookups_total", "counter", "Orders looked up by id.", lookups),
+            (
+                "orders_db_order_lookup_statements_total",
+                "counter",
+                "Statements that answered them (concurrent lookups share one).",
+                lookup_statements,
+            ),
+        ] {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
+        }
         out
     }
 }
