@@ -17,10 +17,19 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => {
+            let _ = e.print(); // --help, --version: stdout, exit 0
+            return ExitCode::SUCCESS;
+        }
         Err(e) => {
-            // clap prints help/version (exit 0) and usage errors (exit 2) itself.
-            let _ = e.print();
-            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
+            // A usage error (2), in the one diagnostic shape: `orders: <message>` and clap's
+            // usage line and hint below it. Help shown for a missing subcommand stays as it is.
+            let text = e.render().to_string();
+            match text.strip_prefix("error: ") {
+                Some(message) => eprint!("orders: {message}"),
+                None => eprint!("{text}"),
+            }
+            return ExitCode::from(2);
         }
     };
     init_tracing(matches!(cli.command, Some(orders::cli::Command::Serve { .. })));

@@ -80,6 +80,7 @@ pub enum RecordCommand {
     /// Show one order.
     Get {
         /// Order id.
+        #[arg(allow_negative_numbers = true)]
         id: String,
         /// Output format.
         #[command(flatten)]
@@ -88,6 +89,7 @@ pub enum RecordCommand {
     /// Show an order's history (also for deleted orders).
     History {
         /// Order id.
+        #[arg(allow_negative_numbers = true)]
         id: String,
         /// Output format.
         #[command(flatten)]
@@ -100,6 +102,7 @@ pub enum RecordCommand {
     /// Delete an order (asks first on a terminal; needs --yes otherwise).
     Delete {
         /// Order id.
+        #[arg(allow_negative_numbers = true)]
         id: String,
         /// Do not ask.
         #[arg(long, short = 'y')]
@@ -121,16 +124,16 @@ pub enum RecordCommand {
 #[derive(Debug, Args)]
 pub struct ListArgs {
     /// Only orders at or after this instant (RFC 3339).
-    #[arg(long, value_name = "T")]
+    #[arg(long, value_name = "T", allow_hyphen_values = true)]
     pub from: Option<String>,
     /// Only orders before this instant (RFC 3339).
-    #[arg(long, value_name = "T")]
+    #[arg(long, value_name = "T", allow_hyphen_values = true)]
     pub to: Option<String>,
     /// Only orders with this service id.
-    #[arg(long, value_name = "ID")]
+    #[arg(long, value_name = "ID", allow_hyphen_values = true)]
     pub service: Option<String>,
     /// At most this many orders.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
     pub limit: Option<String>,
     /// Output format.
     #[command(flatten)]
@@ -141,13 +144,13 @@ pub struct ListArgs {
 #[derive(Debug, Args)]
 pub struct CreateArgs {
     /// Appointment instant, RFC 3339 with an offset (default: now).
-    #[arg(long, value_name = "T")]
+    #[arg(long, value_name = "T", allow_hyphen_values = true)]
     pub datetime: Option<String>,
     /// Total fee, e.g. 100 or 99.95.
     #[arg(long, value_name = "F", allow_hyphen_values = true)]
     pub fee: String,
     /// Service id; repeat for several.
-    #[arg(long = "service", value_name = "ID", required = true)]
+    #[arg(long = "service", value_name = "ID", required = true, allow_hyphen_values = true)]
     pub services: Vec<String>,
     /// Output format.
     #[command(flatten)]
@@ -159,15 +162,16 @@ pub struct CreateArgs {
 #[command(group = clap::ArgGroup::new("change").required(true).multiple(true))]
 pub struct UpdateArgs {
     /// Order id.
+    #[arg(allow_negative_numbers = true)]
     pub id: String,
     /// New appointment instant, RFC 3339 with an offset.
-    #[arg(long, value_name = "T", group = "change")]
+    #[arg(long, value_name = "T", group = "change", allow_hyphen_values = true)]
     pub datetime: Option<String>,
     /// New total fee.
     #[arg(long, value_name = "F", group = "change", allow_hyphen_values = true)]
     pub fee: Option<String>,
     /// New set of service ids; repeat for several.
-    #[arg(long = "service", value_name = "ID", group = "change")]
+    #[arg(long = "service", value_name = "ID", group = "change", allow_hyphen_values = true)]
     pub services: Vec<String>,
     /// Output format.
     #[command(flatten)]
@@ -188,7 +192,7 @@ pub enum ServicesCommand {
         /// Its name (unique, case-insensitively).
         name: String,
         /// Its id (default: the next free one).
-        #[arg(long, value_name = "ID")]
+        #[arg(long, value_name = "ID", allow_hyphen_values = true)]
         id: Option<String>,
         /// Output format.
         #[command(flatten)]
@@ -197,6 +201,7 @@ pub enum ServicesCommand {
     /// Rename a service.
     Rename {
         /// Service id.
+        #[arg(allow_negative_numbers = true)]
         id: String,
         /// The new name.
         name: String,
@@ -207,6 +212,7 @@ pub enum ServicesCommand {
     /// Delete a service no order uses.
     Delete {
         /// Service id.
+        #[arg(allow_negative_numbers = true)]
         id: String,
         /// Do not ask.
         #[arg(long, short = 'y')]
@@ -226,14 +232,15 @@ pub enum TokenCommand {
         #[arg(long, value_name = "R")]
         role: String,
         /// Lifetime of the access token (default: auth.access_ttl), e.g. 15m or 1h.
-        #[arg(long, value_name = "D")]
+        #[arg(long, value_name = "D", allow_hyphen_values = true)]
         ttl: Option<String>,
         /// Also mint a refresh token (printed on a second line, or in the JSON).
         #[arg(long)]
         refresh: bool,
-        /// `-o json` prints {"access_token", "expires_in", "refresh_token"?}.
-        #[command(flatten)]
-        output: OutputArgs,
+        /// `json` prints {"access_token", "expires_in", "refresh_token"?} instead of the bare
+        /// token (and refresh token).
+        #[arg(long, short = 'o', value_name = "FORMAT", value_parser = ["json"])]
+        output: Option<String>,
     },
     /// Revoke every refresh token of a subject.
     Revoke {

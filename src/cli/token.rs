@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::{Format, TokenCommand};
+use super::TokenCommand;
 use crate::auth::{self, Role, Tokens};
 use crate::config::Config;
 use crate::error::Error;
@@ -26,7 +26,7 @@ pub async fn run(config: &Config, command: TokenCommand) -> anyhow::Result<()> {
                 let (access_token, expires_in) = tokens.access_token(&subject, role, ttl)?;
                 auth::IssuedTokens { access_token, expires_in, refresh_token: None }
             };
-            if output.output == Some(Format::Json) {
+            if output.is_some() { // -o json, the only format it takes
                 println!("{}", serde_json::to_string_pretty(&issued)?);
             } else {
                 println!("{}", issued.access_token);

@@ -175,6 +175,19 @@ async fn invalid_flag_values_exit_5_with_the_domain_message() {
         ("bad list bound", &["list", "--from", "2022-11-01"], "from: must be an RFC 3339"),
         ("zero limit", &["list", "--limit", "0"], "limit: must be a whole number of at least 1"),
         ("empty service name", &["services", "add", "  "], "name: must not be empty"),
+        // Values that start with a hyphen are values, for the domain to judge.
+        ("negative order id", &["get", "-5"], "id: must be an integer from 1"),
+        ("negative service", &["create", "--fee", "1", "--service", "-1"], "services[0]: must be an integer from 1"),
+        ("negative list service", &["list", "--service", "-1"], "service: must be an integer from 1"),
+        ("negative limit", &["list", "--limit", "-1"], "limit: must be a whole number of at least 1"),
+        (
+            "datetime with a minus",
+            &["create", "--fee", "1", "--service", "123", "--datetime", "-2040-01-01T00:00:00Z"],
+            "datetime: must be an RFC 3339 timestamp",
+        ),
+        ("negative service id", &["services", "add", "X", "--id", "-1"], "id: must be an integer from 1"),
+        ("negative history id", &["history", "-1"], "id: must be an integer from 1"),
+        ("negative ttl", &["token", "issue", "--subject", "a", "--role", "admin", "--ttl", "-5m"], "ttl: must be a duration"),
     ];
     for (case, args, message) in cases {
         db.cli()
@@ -208,8 +221,21 @@ async fn usage_mistakes_exit_2() {
         ("config file that does not exist", &["--config", "nope.toml", "list"]),
     ];
     for (case, args) in cases {
-        db.cli().args(*args).write_stdin("").assert().append_context("case", *case).code(2);
+        db.cli()
+            .args(*args)
+            .write_stdin("")
+            .assert()
+            .append_context("case", *case)
+            .code(2)
+            .stdout("")
+            .stderr(predicate::str::starts_with("orders: "));
     }
+    db.cli()
+        .args(["list", "--colour"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("orders: unexpected argument '--colour' found\n\nUsage: orders list"));
+    db.cli().args(["token", "issue", "--subject", "a", "--role", "admin", "-o", "table"]).assert().code(2);
     db.cli().args(["get", "223"]).assert().success();
 }
 
