@@ -26,7 +26,8 @@ pub async fn run(config: &Config, command: TokenCommand) -> anyhow::Result<()> {
                 let (access_token, expires_in) = tokens.access_token(&subject, role, ttl)?;
                 auth::IssuedTokens { access_token, expires_in, refresh_token: None }
             };
-            if output.is_some() { // -o json, the only format it takes
+            if output.is_some() {
+                // -o json, the only format it takes
                 println!("{}", serde_json::to_string_pretty(&issued)?);
             } else {
                 println!("{}", issued.access_token);

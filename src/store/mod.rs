@@ -405,13 +405,15 @@ impl From<sqlx::Error> for Error {
     }
 }
 
-/// SQLSTATE classes 08 (connection), 53 (resources), 57P (shutdown) on PostgreSQL; SQLITE_BUSY
-/// (5), SQLITE_LOCKED (6), SQLITE_CANTOPEN (14) and their extended codes on SQLite.
+/// On PostgreSQL the SQLSTATE classes 08 (connection), 28 (the login refused), 53 (resources)
+/// and 57P (shutdown), and what a server answers a connection to a database that does not
+/// exist (3D000) or does not accept connections now (55000); SQLITE_BUSY (5), SQLITE_LOCKED
+/// (6), SQLITE_CANTOPEN (14) and their extended codes on SQLite.
 fn is_unavailable_code(code: Option<&str>) -> bool {
     let Some(code) = code else { return false };
     // SQLSTATEs are always five characters; SQLite's (extended) result codes are shorter numbers.
     if code.len() == 5 {
-        return code.starts_with("08") || code.starts_with("53") || code.starts_with("57P");
+        return ["08", "28", "53", "57P", "3D000", "55000"].iter().any(|prefix| code.starts_with(prefix));
     }
     code.parse::<i32>().is_ok_and(|sqlite| matches!(sqlite & 0xff, 5 | 6 | 14))
 }
@@ -458,6 +460,9 @@ mod tests {
         assert!(is_unavailable_code(Some("517")));
         assert!(is_unavailable_code(Some("08006")));
         assert!(is_unavailable_code(Some("57P01")));
+        assert!(is_unavailable_code(Some("3D000")), "database does not exist");
+        assert!(is_unavailable_code(Some("55000")), "database not accepting connections");
+        assert!(is_unavailable_code(Some("28P01")), "password authentication failed");
         assert!(!is_unavailable_code(Some("23505")));
         assert!(!is_unavailable_code(Some("2067")));
         assert!(!is_unavailable_code(None));

@@ -187,7 +187,11 @@ async fn invalid_flag_values_exit_5_with_the_domain_message() {
         ),
         ("negative service id", &["services", "add", "X", "--id", "-1"], "id: must be an integer from 1"),
         ("negative history id", &["history", "-1"], "id: must be an integer from 1"),
-        ("negative ttl", &["token", "issue", "--subject", "a", "--role", "admin", "--ttl", "-5m"], "ttl: must be a duration"),
+        (
+            "negative ttl",
+            &["token", "issue", "--subject", "a", "--role", "admin", "--ttl", "-5m"],
+            "ttl: must be a duration",
+        ),
     ];
     for (case, args, message) in cases {
         db.cli()
@@ -309,6 +313,24 @@ async fn an_unreachable_database_exits_6() {
         .assert()
         .code(6)
         .stderr(predicate::str::starts_with("orders: database unavailable"));
+}
+
+#[tokio::test]
+async fn a_postgres_database_that_does_not_exist_exits_6_naming_it() {
+    let db = TestDb::new().await;
+    if !db.is_postgres() {
+        return; // the PostgreSQL pass of the suite asks a real server
+    }
+    let (server, _) = db.url.rsplit_once('/').expect("a PostgreSQL URL names its database");
+    db.cli()
+        .env("ORDERS__DATABASE__URL", format!("{server}/orders_no_such_database"))
+        .arg("list")
+        .assert()
+        .code(6)
+        .stderr(
+            predicate::str::contains("orders: database unavailable")
+                .and(predicate::str::contains("orders_no_such_database")),
+        );
 }
 
 #[tokio::test]
