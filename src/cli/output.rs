@@ -39,6 +39,13 @@ fn service_names(services: &[Service]) -> String {
     services.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ")
 }
 
+/// The names in one CSV cell, `;` between them; a `;` or `\` inside a name is escaped with
+/// `\`, so the cell splits back into exactly the names (the CSV quoting is the writer's).
+fn csv_service_names(services: &[Service]) -> String {
+    let escaped = services.iter().map(|s| s.name.replace('\\', "\\\\").replace(';', "\\;"));
+    escaped.collect::<Vec<_>>().join(";")
+}
+
 fn service_ids(services: &[Service]) -> String {
     services.iter().map(|s| s.id.to_string()).collect::<Vec<_>>().join(";")
 }
@@ -62,7 +69,7 @@ impl Record for Order {
             self.datetime.to_string(),
             self.totalfee.to_string(),
             service_ids(&self.services),
-            service_names(&self.services).replace(", ", ";"),
+            csv_service_names(&self.services),
             self.version.to_string(),
             self.created_at.to_string(),
             self.updated_at.to_string(),
@@ -230,4 +237,31 @@ fn write_csv_row<'a>(out: &mut impl Write, cells: impl Iterator<Item = &'a str>)
     let mut csv = csv::WriterBuilder::new().has_headers(false).from_writer(out);
     csv.write_record(cells)?;
     csv.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Money, Timestamp};
+
+    #[test]
+    fn a_csv_row_keeps_service_names_with_commas_semicolons_quotes_and_backslashes_apart() {
+        let at = Timestamp::from_millis(0);
+        let names = ["a, b", "x;y", r"back\slash", "Radon \"deluxe\""];
+        let order = Order {
+            id: 7,
+            datetime: at,
+            totalfee: Money::from_cents(100),
+            services: names.iter().zip(1..).map(|(name, id)| Service { id, name: (*name).to_owned() }).collect(),
+            version: 1,
+            created_at: at,
+            updated_at: at,
+        };
+        let cell = &order.csv_row()[4];
+        assert_eq!(cell, r#"a, b;x\;y;back\\slash;Radon "deluxe""#);
+        let mut out = Vec::new();
+        write_csv_row(&mut out, order.csv_row().iter().map(String::as_str)).unwrap();
+        let line = String::from_utf8(out).unwrap();
+        assert!(line.contains(r#","a, b;x\;y;back\\slash;Radon ""deluxe""","#), "{line}");
+    }
 }
