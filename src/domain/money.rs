@@ -33,8 +33,9 @@ impl Money {
     /// decimal places, or exceeds 1,000,000,000.
     pub fn parse(text: &str) -> Result<Self, String> {
         let text = text.trim();
-        let decimal = Decimal::from_str_exact(text)
-            .or_else(|_| Decimal::from_scientific(text))
+        let digits = without_trailing_zeros(text);
+        let decimal = Decimal::from_str_exact(digits)
+            .or_else(|_| Decimal::from_scientific(digits))
             .map_err(|_| out_of_range(text))?
             .normalize();
         if decimal.is_sign_negative() && !decimal.is_zero() {
@@ -46,6 +47,19 @@ impl Money {
         // Exact: at most two decimal places, so the product is a whole number of cents.
         let cents = (decimal * Decimal::ONE_HUNDRED).to_i64().filter(|c| *c <= MAX_CENTS);
         cents.map(Self).ok_or_else(|| format!("must be at most 1000000000, got {text}"))
+    }
+}
+
+/// `1.5000…` as `1.5`: trailing zeros of a plain decimal do not count, however many there
+/// are (a `Decimal` holds 28 digits, so `1.` and 29 zeros would otherwise be out of range).
+fn without_trailing_zeros(text: &str) -> &str {
+    if !text.contains('.') || text.contains(['e', 'E']) {
+        return text;
+    }
+    let trimmed = text.trim_end_matches('0');
+    match trimmed.strip_suffix('.').unwrap_or(trimmed) {
+        "" | "-" | "+" => text,
+        digits => digits,
     }
 }
 
@@ -118,6 +132,11 @@ mod tests {
             ("1000000000", MAX_CENTS),
             ("1000000000.00", MAX_CENTS),
             ("-0", 0),
+            ("100.", 10_000),
+            ("0.0", 0),
+            ("1.000000000000000000000000000000000", 100),
+            ("1.50000000000000000000000000000000000", 150),
+            ("999999999.990000000000000000000000", 99_999_999_999),
         ] {
             assert_eq!(Money::parse(text).map(Money::cents), Ok(cents), "{text}");
         }

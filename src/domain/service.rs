@@ -27,6 +27,11 @@ pub fn parse_name(text: &str) -> Result<String, String> {
     match name.chars().count() {
         0 => Err("must not be empty".to_owned()),
         n if n > MAX_NAME_CHARS => Err(format!("must be at most {MAX_NAME_CHARS} characters, got {n}")),
+        // A line break or NUL would break every table that shows the name (and PostgreSQL
+        // refuses NUL in text): the same refusal on both backends.
+        _ if name.chars().any(char::is_control) => {
+            Err("must not contain control characters (line breaks, tabs, NUL …)".to_owned())
+        }
         _ => Ok(name.to_owned()),
     }
 }
@@ -111,5 +116,13 @@ mod tests {
         assert!(parse_name("   ").is_err());
         assert!(parse_name(&"x".repeat(101)).is_err());
         assert!(parse_name(&"é".repeat(100)).is_ok());
+    }
+
+    #[test]
+    fn names_with_control_characters_are_refused() {
+        for name in ["a\u{0}b", "new\nline", "tab\there", "bell\u{7}", "del\u{7f}"] {
+            assert!(parse_name(name).is_err(), "{name:?}");
+        }
+        assert_eq!(parse_name("Radon, \"deluxe\"; ü"), Ok("Radon, \"deluxe\"; ü".to_owned()));
     }
 }
