@@ -43,11 +43,17 @@ pub(super) use insert_history;
 /// Records `kind` for `order` (as it is after the change) inside the change's transaction.
 pub(super) async fn append_event(conn: &mut AnyConnection, kind: EventKind, order: &Order, actor: &str) -> Result<()> {
     let snapshot = serde_json::to_string(order).map_err(|e| Error::Internal(e.to_string()))?;
+    // The instant of the write the event records: the order's own, so `at` equals its
+    // `updated_at`; a delete has no such field.
+    let at = match kind {
+        EventKind::Deleted => Timestamp::now(),
+        EventKind::Created | EventKind::Updated => order.updated_at,
+    };
     sqlx::query(concat!(insert_history!(), "VALUES ($1, $2, $3, $4, $5)"))
         .bind(order.id)
         .bind(kind.as_str())
         .bind(actor)
-        .bind(Timestamp::now().millis())
+        .bind(at.millis())
         .bind(snapshot)
         .execute(conn)
         .await?;

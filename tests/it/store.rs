@@ -172,6 +172,9 @@ async fn history_records_every_change_in_order_and_the_feed_pages_by_seq() {
     );
     assert_eq!(history[1].order["totalfee"].to_string(), "0.05");
     assert!(history.windows(2).all(|w| w[0].seq < w[1].seq));
+    // An event is at the instant of the write it records: the order's own timestamp.
+    assert_eq!((history[0].at, history[1].at), (order.updated_at, updated.updated_at));
+    assert!(history[2].at >= updated.updated_at);
 
     let first = store.events(0, 2).await.unwrap();
     let rest = store.events(first[1].seq, 100).await.unwrap();
