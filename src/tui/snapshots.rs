@@ -130,6 +130,21 @@ fn an_empty_store_says_how_to_begin() {
 }
 
 #[test]
+fn the_largest_fee_and_id_show_whole_in_the_table() {
+    use super::app::Loaded;
+    use crate::domain::Money;
+    let mut app = app_with(0, 80, 24, false);
+    let mut big = super::tests::order(i64::MAX, 0);
+    big.totalfee = Money::from_cents(100_000_000_000);
+    let generation = app.generation;
+    let loaded = Loaded { rows: vec![big], at_start: true, at_end: true, select: None, fallback: 0 };
+    update(&mut app, Action::Loaded(generation, Ok(loaded)));
+    let screen = render(&app);
+    let row = screen.lines().find(|line| line.contains("9223372036854775807")).unwrap_or_else(|| panic!("{screen}"));
+    assert!(row.contains(" 1000000000.00 "), "{row}");
+}
+
+#[test]
 fn the_filter_prompt_and_read_only_marker_show_in_the_bars() {
     let mut app = app_with(40, 80, 24, true);
     keys(&mut app, &[KeyCode::Char('/')]);

@@ -28,7 +28,15 @@ pub fn draw_orders(frame: &mut Frame, app: &App, area: Rect) {
             Cell::from(service_names(order)),
         ])
     });
-    let widths = [Constraint::Length(10), Constraint::Length(23), Constraint::Length(12), Constraint::Fill(1)];
+    // Wide enough for the largest fee (1000000000.00) and for the widest id in view, so no
+    // figure is ever cut (ids keep at least 10 columns, so scrolling rarely moves them).
+    let id_width = visible.iter().map(|order| order.id.to_string().len()).max().unwrap_or(0).max(10);
+    let widths = [
+        Constraint::Length(id_width as u16),
+        Constraint::Length(23),
+        Constraint::Length(FEE_WIDTH),
+        Constraint::Fill(1),
+    ];
     let header = Row::new(["id", "datetime (local)", "fee", "services"]).style(app.theme.header);
     let table = Table::new(rows, widths).header(header).block(block).row_highlight_style(app.theme.selected);
     let mut state = TableState::default().with_selected(Some(window.selected.saturating_sub(window.top)));
@@ -52,6 +60,9 @@ fn empty_text(app: &App) -> Vec<Line<'static>> {
     lines.push(Line::from("or run `orders seed` in a shell to load the sample orders, then press r."));
     lines
 }
+
+/// The width of the largest fee there can be, `1000000000.00`.
+const FEE_WIDTH: u16 = 13;
 
 /// The service names of an order, comma-separated.
 pub fn service_names(order: &Order) -> String {
