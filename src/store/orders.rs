@@ -403,9 +403,23 @@ async fn require_services(conn: &mut AnyConnection, backend: Backend, ids: &[i64
 
 /// The next order id: one past every order that ever existed, deleted ones included (their
 /// history stays addressable by id), so an id is never reused. Runs under the write lock.
+/// Once the largest id there can be was taken (an import may name it), the lowest id no
+/// order ever had instead: never reused either, only out of order.
 pub(super) async fn next_order_id(conn: &mut AnyConnection) -> Result<i64> {
-    next_after(sqlx::query_scalar(SELECT_LAST_ORDER_ID).fetch_one(conn).await?)
+    match next_after(sqlx::query_scalar(SELECT_LAST_ORDER_ID).fetch_one(&mut *conn).await?) {
+        Ok(id) => Ok(id),
+        Err(exhausted) => {
+            sqlx::query_scalar::<_, Option<i64>>(SELECT_LOWEST_UNUSED_ORDER_ID).fetch_one(conn).await?.ok_or(exhausted)
+        }
+    }
 }
+
+/// The lowest id no order ever had (NULL when every one did): see [`next_order_id`]. It
+/// subtracts rather than adds, so the largest id never overflows.
+const SELECT_LOWEST_UNUSED_ORDER_ID: &str = "SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM orders WHERE id = 1) \
+     AND NOT EXISTS (SELECT 1 FROM history WHERE order_id = 1) THEN 1 ELSE (SELECT id + 1 FROM (SELECT id, \
+     lead(id) OVER (ORDER BY id) AS next FROM (SELECT id FROM orders UNION SELECT order_id FROM history) used) \
+     ids WHERE next - 1 > id ORDER BY id LIMIT 1) END";
 
 /// The largest order id that ever existed (NULL for none): see [`next_order_id`].
 pub(super) const SELECT_LAST_ORDER_ID: &str =

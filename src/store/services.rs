@@ -8,6 +8,12 @@ use crate::domain::Service;
 use crate::domain::service::{name_key, parse_name};
 use crate::error::{Error, Result};
 
+/// The lowest id no service has (NULL when every one is taken); it subtracts rather than
+/// adds, so the largest id never overflows.
+const SELECT_LOWEST_FREE_SERVICE_ID: &str = "SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM services WHERE id = 1) \
+     THEN 1 ELSE (SELECT s.id + 1 FROM services s WHERE NOT EXISTS (SELECT 1 FROM services t WHERE t.id - 1 = s.id) \
+     AND s.id < 9223372036854775807 ORDER BY s.id LIMIT 1) END";
+
 impl Store {
     /// The whole catalogue, by id.
     ///
@@ -37,9 +43,14 @@ impl Store {
             Some(id) => id,
             None => {
                 let max: Option<i64> = sqlx::query_scalar("SELECT max(id) FROM services").fetch_one(&mut *tx).await?;
-                max.unwrap_or(0)
-                    .checked_add(1)
-                    .ok_or_else(|| Error::Internal("service ids are exhausted".to_owned()))?
+                match max.unwrap_or(0).checked_add(1) {
+                    Some(id) => id,
+                    // The largest id there can be is taken: the lowest free one instead.
+                    None => sqlx::query_scalar::<_, Option<i64>>(SELECT_LOWEST_FREE_SERVICE_ID)
+                        .fetch_one(&mut *tx)
+                        .await?
+                        .ok_or_else(|| Error::Internal("service ids are exhausted".to_owned()))?,
+                }
             }
         };
         let service = insert_service(&mut tx, id, &name).await?;

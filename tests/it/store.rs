@@ -197,6 +197,26 @@ async fn a_stale_version_is_refused_and_changes_nothing() {
 }
 
 #[tokio::test]
+async fn once_the_largest_id_is_taken_new_ids_are_the_lowest_never_used() {
+    let db = TestDb::new().await;
+    let store = store_with_services(&db).await;
+    store.add_service(Some(i64::MAX), "Max").await.unwrap();
+    assert_eq!(store.add_service(None, "First free").await.unwrap().id, 1);
+    assert_eq!(store.add_service(None, "Second free").await.unwrap().id, 2);
+
+    let at = |hours: i64| Timestamp::from_millis(hours * HOUR);
+    let mut largest = new_order(at(0), &[123]);
+    largest.id = Some(i64::MAX);
+    store.create_order(&largest, "t").await.unwrap();
+    let first = store.create_order(&new_order(at(3), &[123]), "t").await.unwrap();
+    assert_eq!(first.id, 1);
+    store.delete_order(1, None, "t").await.unwrap();
+    // 1 is in the history: never handed out again.
+    assert_eq!(store.create_order(&new_order(at(6), &[123]), "t").await.unwrap().id, 2);
+    assert_eq!(store.create_order(&new_order(at(9), &[123]), "t").await.unwrap().id, 3);
+}
+
+#[tokio::test]
 async fn ids_of_deleted_orders_are_never_reused() {
     let db = TestDb::new().await;
     let store = store_with_orders(&db, 2).await;
