@@ -69,9 +69,12 @@ async fn update(id: &str, mut req: Req, merge_patch: bool) -> ApiResult {
     let principal = req.authorize(Role::Writer)?;
     let body = req.json_object(merge_patch).await?;
     let id = path_id("order", id)?;
-    let patch = if merge_patch { input::patch(&body) } else { input::replacement(&body) }.map_err(Error::Invalid)?;
-    let if_version = req.if_match();
     let store = &req.state.store;
+    let patch = match if merge_patch { input::patch(&body) } else { input::replacement(&body) } {
+        Ok(patch) => patch,
+        Err(errors) => return Err(store.invalid(errors, input::service_ids(&body).as_deref()).await.into()),
+    };
+    let if_version = req.if_match();
     let order = if patch.is_empty() {
         // An empty merge patch changes nothing: no new version, no history event.
         let order = store.get_order(id).await?;

@@ -82,12 +82,9 @@ async fn create(store: &Store, args: CreateArgs) -> anyhow::Result<()> {
     let datetime = args.datetime.and_then(|t| field(&mut errors, "datetime", Timestamp::parse(&t)));
     let totalfee = field(&mut errors, "totalfee", Money::parse(&args.fee));
     let services = service_ids_from_text(&args.services).map_err(|e| errors.extend(e)).ok();
-    let (Some(totalfee), Some(services)) = (totalfee, services) else {
-        return Err(Error::Invalid(errors).into());
+    let (Some(totalfee), Some(services), true) = (totalfee, services.clone(), errors.is_empty()) else {
+        return Err(store.invalid(errors, services.as_deref()).await.into());
     };
-    if !errors.is_empty() {
-        return Err(Error::Invalid(errors).into());
-    }
     let services = services.into_iter().map(|id| ServiceRef { id, name: None }).collect();
     let new = NewOrder { id: None, datetime, totalfee, services };
     let order = store.create_order(&new, &local_actor("cli")).await?;
@@ -106,7 +103,7 @@ async fn update(store: &Store, args: UpdateArgs) -> anyhow::Result<()> {
         },
     };
     let Some(id) = id.filter(|_| errors.is_empty()) else {
-        return Err(Error::Invalid(errors).into());
+        return Err(store.invalid(errors, patch.services.as_deref()).await.into());
     };
     let order = store.update_order(id, &patch, None, &local_actor("cli")).await?;
     Ok(output::print_one(args.output.format(), &order)?)

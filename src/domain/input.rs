@@ -159,6 +159,13 @@ fn services_from_json(value: &Value, errors: &mut Vec<FieldError>) -> Option<Vec
     (errors.len() == before).then_some(refs)
 }
 
+/// The body's `services` as ids, when that field is present and valid whatever the others
+/// are: the store then names unknown ones beside the other field errors.
+pub fn service_ids(body: &Map<String, Value>) -> Option<Vec<i64>> {
+    let refs = services_from_json(body.get("services")?, &mut Vec::new())?;
+    Some(refs.into_iter().map(|r| r.id).collect())
+}
+
 /// Checks that no service id appears twice.
 ///
 /// # Errors

@@ -11,7 +11,7 @@ use super::sql::Sql;
 use super::{Backend, Store};
 use crate::domain::schedule::conflict_window;
 use crate::domain::{
-    EventKind, Money, NewOrder, Order, OrderFilter, OrderKey, OrderPatch, Service, SortOrder, Timestamp,
+    EventKind, FieldError, Money, NewOrder, Order, OrderFilter, OrderKey, OrderPatch, Service, SortOrder, Timestamp,
 };
 use crate::error::{Error, Result};
 
@@ -208,6 +208,25 @@ impl Store {
     /// [`Error::NotFound`] when there is no such order.
     pub async fn get_order(&self, id: i64) -> Result<Order> {
         self.look_up(id).await?.ok_or(Error::NotFound { what: "order", id })
+    }
+
+    /// The input's field errors as one [`Error::Invalid`], with every unknown service among
+    /// `services` named too, so a caller hears of every field error at once. (Should the
+    /// catalogue be unreadable, the other errors still stand.)
+    pub async fn invalid(&self, mut errors: Vec<FieldError>, services: Option<&[i64]>) -> Error {
+        if let Some(ids) = services.filter(|ids| !ids.is_empty()) {
+            let (backend, ids) = (self.backend, ids.to_vec());
+            let known = self
+                .read(|conn| {
+                    let ids = ids.clone();
+                    Box::pin(async move { require_services(conn, backend, &ids).await })
+                })
+                .await;
+            if let Err(Error::Invalid(unknown)) = known {
+                errors.extend(unknown);
+            }
+        }
+        Error::Invalid(errors)
     }
 
     /// A page of orders (or all of them, when `query.limit` is `None`: prefer

@@ -187,6 +187,18 @@ async fn validation_problems_list_every_field_error_at_once() {
     for field in ["datetime", "totalfee", "services", "x"] {
         assert!(fields.iter().any(|f| f == field), "{field} should be reported: {fields:?}");
     }
+    // An unknown service is among them too, on a create and on an update.
+    let id = app.create("2030-01-01T00:00:00Z", &[123]).await["id"].as_i64().unwrap();
+    let bad = json!({"datetime": "soon", "totalfee": -1, "services": [123, 999]});
+    for (method, path) in [("POST", "/orders".to_owned()), ("PUT", format!("/orders/{id}"))] {
+        let reply = app.send(method, &path, &bad).await;
+        assert_eq!(reply.status, 422, "{method}: {}", reply.text);
+        let errors = reply.json()["errors"].clone();
+        let messages: Vec<String> =
+            errors.as_array().unwrap().iter().map(|e| format!("{}: {}", e["field"], e["message"])).collect();
+        assert_eq!(messages.len(), 3, "{method}: {messages:?}");
+        assert!(messages.iter().any(|m| m.contains("unknown service id 999")), "{method}: {messages:?}");
+    }
 }
 
 #[tokio::test]

@@ -207,6 +207,11 @@ async fn invalid_flag_values_exit_5_with_the_domain_message() {
     for field in ["datetime:", "totalfee:", "services[0]:"] {
         assert!(stderr.contains(field), "every field error at once, missing {field}: {stderr}");
     }
+    for command in [&["create"][..], &["update", "223"][..]] {
+        let unknown = db.cli().args(command).args(["--fee", "-1", "--service", "999"]).assert().code(5);
+        let stderr = String::from_utf8_lossy(&unknown.get_output().stderr).into_owned();
+        assert!(stderr.contains("totalfee:") && stderr.contains("unknown service id 999"), "{command:?}: {stderr}");
+    }
 }
 
 #[tokio::test]

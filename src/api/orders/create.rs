@@ -35,18 +35,21 @@ pub(super) async fn create(mut req: Req) -> ApiResult {
             request_hash: sha256_hex(&serde_json::to_string(&body).map_err(|e| Error::Internal(e.to_string()))?),
         }),
     };
+    let store = &req.state.store;
     let Some(key) = key else {
-        let new = input::new_order(&body).map_err(Error::Invalid)?;
-        let order = req.state.store.create_order(&new, &principal.subject).await?;
+        let new = match input::new_order(&body) {
+            Ok(new) => new,
+            Err(errors) => return Err(store.invalid(errors, input::service_ids(&body).as_deref()).await.into()),
+        };
+        let order = store.create_order(&new, &principal.subject).await?;
         return Ok(replay(&stored_created(&order)));
     };
-    let store = &req.state.store;
     if let Some(earlier) = store.find_idempotency_key(&key.subject, &key.key).await? {
         return replay_or_mismatch(&key, &earlier.request_hash, &earlier.response);
     }
     let outcome = match input::new_order(&body) {
         Ok(new) => store.create_order_once(&new, &principal.subject, &key, stored_created).await,
-        Err(errors) => Err(Error::Invalid(errors)),
+        Err(errors) => Err(store.invalid(errors, input::service_ids(&body).as_deref()).await),
     };
     match outcome {
         Ok(CreateOnce::Created(response)) => Ok(replay(&response)),
