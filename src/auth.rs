@@ -282,9 +282,9 @@ pub fn hash_token(token: &str) -> String {
     sha256_hex(token)
 }
 
-/// SHA-256 of `text`, as lowercase hex.
-pub fn sha256_hex(text: &str) -> String {
-    Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+/// SHA-256 of `data`, as lowercase hex.
+pub fn sha256_hex(data: impl AsRef<[u8]>) -> String {
+    Sha256::digest(data.as_ref()).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The signing secret: `auth.jwt_secret`, else the generated file (created on first use,

@@ -83,13 +83,16 @@ impl Req {
     /// # Errors
     /// 415 for another content type, 413 over the body limit, 400 for anything but an object.
     pub async fn json_object(&mut self, merge_patch: bool) -> Result<Map<String, Value>, ApiError> {
+        json_object(&self.json_body(merge_patch).await?)
+    }
+
+    /// The body's bytes, when it is of a JSON content type (see [`Req::json_object`]).
+    ///
+    /// # Errors
+    /// 415 for another content type, 413 over the body limit.
+    pub async fn json_body(&mut self, merge_patch: bool) -> Result<Vec<u8>, ApiError> {
         self.check_content_type(merge_patch)?;
-        let bytes = self.read_body().await?;
-        match serde_json::from_slice::<Value>(&bytes) {
-            Ok(Value::Object(map)) => Ok(map),
-            Ok(_) => Err(ApiError::MalformedJson("the body must be a JSON object".to_owned())),
-            Err(e) => Err(ApiError::MalformedJson(format!("the body is not valid JSON: {e}"))),
-        }
+        self.read_body().await
     }
 
     fn check_content_type(&self, merge_patch: bool) -> Result<(), ApiError> {
@@ -191,4 +194,16 @@ pub fn limit_param(value: &str) -> Result<u32, ApiError> {
 /// 400 for anything else.
 pub fn path_id(what: &str, text: &str) -> Result<i64, ApiError> {
     parse_id(text).map_err(|e| ApiError::BadRequest(format!("{what} id {e}")))
+}
+
+/// A body as one JSON object.
+///
+/// # Errors
+/// 400 for anything but a JSON object.
+pub fn json_object(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(ApiError::MalformedJson("the body must be a JSON object".to_owned())),
+        Err(e) => Err(ApiError::MalformedJson(format!("the body is not valid JSON: {e}"))),
+    }
 }

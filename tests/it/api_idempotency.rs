@@ -71,6 +71,28 @@ async fn a_refusal_is_remembered_too_and_keys_belong_to_their_subject() {
 }
 
 #[tokio::test]
+async fn a_body_refused_as_such_is_remembered_under_its_key_like_any_answer_below_500() {
+    let app = spawn_app().await;
+    // 400: not JSON. The repeat replays it; the same key with a good body is another request.
+    let malformed = post(&app, "m", "{").await;
+    assert_eq!(malformed.status, 400);
+    let again = post(&app, "m", "{").await;
+    assert_eq!((again.status, again.text.as_str()), (400, malformed.text.as_str()));
+    let good = post(&app, "m", BODY).await;
+    assert_eq!((good.status, good.problem_type().as_str()), (422, "idempotency-mismatch"), "{}", good.text);
+    // 415: the wrong content type, the body never read.
+    let plain = [("idempotency-key", "t"), ("content-type", "text/plain")];
+    let unsupported = app.call("POST", "/orders", Some(Role::Writer), Some(BODY), &plain).await;
+    assert_eq!(unsupported.status, 415);
+    assert_eq!(app.call("POST", "/orders", Some(Role::Writer), Some(BODY), &plain).await.status, 415);
+    assert_eq!(post(&app, "t", BODY).await.status, 422, "JSON under the key of a refused text body");
+    assert_eq!(order_count(&app).await, 0);
+    // A malformed key is refused after the body's own 415, as SPEC's precedence says.
+    let both = [("idempotency-key", ""), ("content-type", "text/plain")];
+    assert_eq!(app.call("POST", "/orders", Some(Role::Writer), Some(BODY), &both).await.status, 415);
+}
+
+#[tokio::test]
 async fn concurrent_repeats_of_one_key_create_one_order() {
     let app = spawn_app().await;
     let replies = futures_util::future::join_all((0..8).map(|_| post(&app, "same", BODY))).await;
