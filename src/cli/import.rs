@@ -24,7 +24,8 @@ pub async fn run(store: &Store, path: &Path) -> anyhow::Result<()> {
         Box::new(File::open(path).with_context(|| format!("cannot read {}", path.display()))?)
     };
     let mut reader = BufReader::with_capacity(1 << 16, reader);
-    let is_array = first_non_space(&mut reader)? == Some(b'[');
+    let first = first_non_space(&mut reader).with_context(|| format!("cannot read {}", path.display()))?;
+    let is_array = first == Some(b'[');
     let result = if is_array {
         let elements: Vec<Value> = match serde_json::from_reader(reader) {
             Ok(elements) => elements,
@@ -66,7 +67,13 @@ fn record(value: &Value) -> Result<NewOrder> {
     input::import_record(object).map_err(Error::Invalid)
 }
 
+/// The first byte after any whitespace (and a UTF-8 byte order mark, which some editors
+/// write at the start of a file), without consuming it.
 fn first_non_space(reader: &mut impl BufRead) -> io::Result<Option<u8>> {
+    const BOM: &[u8] = b"\xEF\xBB\xBF";
+    if reader.fill_buf()?.starts_with(BOM) {
+        reader.consume(BOM.len());
+    }
     loop {
         let buffer = reader.fill_buf()?;
         let Some(&first) = buffer.first() else { return Ok(None) };

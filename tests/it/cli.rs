@@ -430,6 +430,25 @@ async fn export_then_import_into_an_empty_store_reproduces_every_order() {
 }
 
 #[tokio::test]
+async fn import_reads_a_file_that_starts_with_a_byte_order_mark_and_names_a_file_it_cannot_read() {
+    let db = TestDb::new().await;
+    let record =
+        r#"{"id": 7, "datetime": "2030-01-01T00:00:00Z", "totalfee": 10, "services": [{"id": 1, "name": "Radon"}]}"#;
+    for (name, text) in [("bom.ndjson", format!("\u{feff}{record}\n")), ("bom.json", format!("\u{feff}[{record}]"))] {
+        let path = db.dir.path().join(name);
+        std::fs::write(&path, &text).unwrap();
+        db.cli().arg("import").arg(&path).assert().success();
+        db.cli().args(["delete", "7", "--yes"]).assert().success();
+    }
+    let folder = db.dir.path().display().to_string();
+    db.cli()
+        .args(["import", &folder])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::starts_with(format!("orders: cannot read {folder}: ")));
+}
+
+#[tokio::test]
 async fn import_is_all_or_nothing_and_names_the_first_bad_line() {
     let db = seeded().await;
     let good =
