@@ -4,12 +4,13 @@
 use serde_json::Value;
 use warp::Filter;
 use warp::filters::BoxedFilter;
+use warp::http::header::CACHE_CONTROL;
 use warp::http::{Method, StatusCode};
 use warp::reply::Response;
 
 use super::AppState;
 use super::error::ApiError;
-use super::reply::{ApiResult, finish, json};
+use super::reply::{ApiResult, finish, json, set_header};
 use super::request::{Req, req};
 use crate::domain::FieldError;
 use crate::error::Error;
@@ -44,5 +45,8 @@ async fn rotate(mut req: Req) -> ApiResult {
     };
     let Some(token) = token.filter(|_| errors.is_empty()) else { return Err(Error::Invalid(errors).into()) };
     let issued = req.state.tokens.refresh(&req.state.store, &token).await?;
-    json(StatusCode::OK, &issued)
+    let mut response = json(StatusCode::OK, &issued)?;
+    // Tokens must never sit in a cache on the way (RFC 6749 section 5.1).
+    set_header(&mut response, CACHE_CONTROL, "no-store");
+    Ok(response)
 }

@@ -125,6 +125,7 @@ async fn a_refresh_token_rotates_once_and_its_reuse_revokes_the_family() {
     let first = issued.refresh_token.unwrap();
     let rotated = refresh(&app, &first).await;
     assert_eq!(rotated.status, 200, "{}", rotated.text);
+    assert_eq!(rotated.header("cache-control"), Some("no-store"), "tokens are never cached");
     let body = rotated.json();
     let second = body["refresh_token"].as_str().unwrap().to_owned();
     assert_ne!(second, first);
