@@ -63,8 +63,8 @@ fn field<T>(errors: &mut Vec<FieldError>, name: &str, result: Result<T, String>)
 
 async fn list(store: &Store, args: ListArgs) -> anyhow::Result<()> {
     let mut errors = Vec::new();
-    let from = args.from.and_then(|t| field(&mut errors, "from", Timestamp::parse(&t)));
-    let to = args.to.and_then(|t| field(&mut errors, "to", Timestamp::parse(&t)));
+    let from = args.from.and_then(|t| field(&mut errors, "from", Timestamp::parse_bound(&t)));
+    let to = args.to.and_then(|t| field(&mut errors, "to", Timestamp::parse_bound(&t)));
     let service = args.service.and_then(|s| field(&mut errors, "service", parse_id(&s)));
     let limit = args.limit.and_then(|l| {
         let parsed = l.parse::<u32>().ok().filter(|n| *n >= 1);

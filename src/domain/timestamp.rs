@@ -39,6 +39,18 @@ impl Timestamp {
         })
     }
 
+    /// Parses a filter's bound like [`Timestamp::parse`], but an instant between two
+    /// milliseconds rounds up: stored instants are whole milliseconds, so `[from, to)` then
+    /// keeps exactly those in the range (`to = ….1115Z` keeps an order at `.111`).
+    ///
+    /// # Errors
+    /// As [`Timestamp::parse`].
+    pub fn parse_bound(text: &str) -> Result<Self, String> {
+        let at = Self::parse(text)?;
+        let finer = DateTime::parse_from_rfc3339(text.trim()).map_or(0, |at| at.timestamp_subsec_nanos() % 1_000_000);
+        Ok(if finer == 0 { at } else { Self(at.0 + 1) })
+    }
+
     /// The instant as a chrono UTC date-time.
     pub fn to_utc(self) -> DateTime<Utc> {
         DateTime::from_timestamp_millis(self.0).unwrap_or_default()
@@ -132,6 +144,18 @@ impl Serialize for Timestamp {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bound_between_two_milliseconds_rounds_up_and_a_whole_one_stays() {
+        let at = |text| Timestamp::parse_bound(text).unwrap().millis();
+        let base = Timestamp::parse("2022-11-01T11:11:11.111Z").unwrap().millis();
+        assert_eq!(at("2022-11-01T11:11:11.111Z"), base);
+        assert_eq!(at("2022-11-01T11:11:11.111000Z"), base);
+        assert_eq!(at("2022-11-01T11:11:11.1105Z"), base);
+        assert_eq!(at("2022-11-01T11:11:11.1110001Z"), base + 1);
+        assert_eq!(at("2022-11-01T13:11:11.1115+02:00"), base + 1);
+        assert!(Timestamp::parse_bound("soon").is_err());
+    }
 
     #[test]
     fn offsets_are_converted_to_utc_and_printed_with_milliseconds() {

@@ -36,8 +36,8 @@ fn parse_query(req: &Req) -> Result<(OrderQuery, Vec<(String, String)>), ApiErro
     for (name, value) in &params {
         let bad = |e: String| ApiError::BadRequest(format!("query parameter {name}: {e}"));
         match name.as_str() {
-            "from" => query.filter.from = Some(Timestamp::parse(value).map_err(bad)?),
-            "to" => query.filter.to = Some(Timestamp::parse(value).map_err(bad)?),
+            "from" => query.filter.from = Some(Timestamp::parse_bound(value).map_err(bad)?),
+            "to" => query.filter.to = Some(Timestamp::parse_bound(value).map_err(bad)?),
             "service" => query.filter.service = Some(parse_id(value).map_err(bad)?),
             "after" => query.after = Some(OrderKey::from_cursor(value).map_err(bad)?),
             _ => query.limit = Some(limit_param(value)?),
