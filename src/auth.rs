@@ -329,8 +329,21 @@ fn create_secret_file(path: &std::path::Path) -> Result<Vec<u8>> {
     Ok(secret.into_bytes())
 }
 
+/// Why a token was refused, in words a client can act on (never the parser's internals).
 fn not_valid(e: jsonwebtoken::errors::Error) -> Error {
-    Error::Unauthorized(format!("the access token is not valid: {e}"))
+    use jsonwebtoken::errors::ErrorKind;
+    let why = match e.kind() {
+        ErrorKind::ExpiredSignature => "it has expired",
+        ErrorKind::ImmatureSignature => "it is not valid yet",
+        ErrorKind::InvalidSignature => "its signature does not match",
+        ErrorKind::InvalidIssuer => "it is from another issuer",
+        ErrorKind::InvalidAudience => "it is for another audience",
+        ErrorKind::InvalidAlgorithm => "it is signed with another algorithm",
+        ErrorKind::MissingRequiredClaim(_) => "a required claim is missing",
+        ErrorKind::Json(_) => "its claims are missing or malformed",
+        _ => "it is malformed",
+    };
+    Error::Unauthorized(format!("the access token is not valid: {why}"))
 }
 
 #[cfg(test)]
@@ -365,7 +378,7 @@ mod tests {
         assert!(tokens.verify_at(&token, now).is_ok(), "again, remembered");
         let later = now + i64::try_from(ttl + LEEWAY_SECONDS).unwrap() + 2;
         let err = tokens.verify_at(&token, later).unwrap_err();
-        assert_eq!(err.to_string(), "the access token is not valid: ExpiredSignature");
+        assert_eq!(err.to_string(), "the access token is not valid: it has expired");
         let other = Tokens::new(&[8; 32], &auth()).unwrap();
         assert!(other.verify(&token).is_err(), "what one secret remembers, another does not accept");
     }

@@ -92,6 +92,16 @@ async fn every_bad_token_is_401_and_only_a_valid_one_passes() {
         let (got, body) = status_with(&app, authorization.as_deref()).await;
         assert_eq!(got, status, "{what}: {body}");
     }
+    // The reason is said in words a client can act on, never the parser's internals.
+    for (authorization, why) in [
+        (format!("Bearer {}", with(|c| c.exp = now() - 3600)), "it has expired"),
+        (format!("Bearer {no_exp}"), "its claims are missing or malformed"),
+        (format!("Bearer {wrong_secret}"), "its signature does not match"),
+        ("Bearer not.a.jwt".to_owned(), "it is malformed"),
+    ] {
+        let (_, body) = status_with(&app, Some(&authorization)).await;
+        assert!(body.contains(&format!("the access token is not valid: {why}")), "{why}: {body}");
+    }
 }
 
 #[tokio::test]
