@@ -283,6 +283,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let sources = Sources { file: cli.config.clone(), database_url: cli.database_url.clone() };
     let config = Config::load(&sources)?;
     let command = cli.command.unwrap_or(Command::Tui { read_only: false });
+    if cli.read_only && !matches!(command, Command::Tui { .. }) {
+        // Silently ignored, it would let `orders --read-only delete 5` delete.
+        return Err(
+            UsageError("--read-only opens the dashboard browse-only; it applies to no command".to_owned()).into()
+        );
+    }
     match command {
         Command::Tui { read_only } => {
             if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {

@@ -400,6 +400,12 @@ impl From<sqlx::Error> for Error {
             sqlx::Error::Database(db) if is_unavailable_code(db.code().as_deref()) => {
                 Error::Unavailable(db.message().to_owned())
             }
+            // A database nobody migrated (auto_migrate off): say what to do.
+            sqlx::Error::Database(db)
+                if db.code().as_deref() == Some("42P01") || db.message().starts_with("no such table") =>
+            {
+                Error::Internal(format!("{} (is the database migrated? run `orders migrate`)", db.message()))
+            }
             _ => Error::Internal(err.to_string()),
         }
     }

@@ -228,6 +228,7 @@ async fn usage_mistakes_exit_2() {
         ("delete without --yes and no terminal", &["delete", "223"]),
         ("service delete without --yes", &["services", "delete", "123"]),
         ("config file that does not exist", &["--config", "nope.toml", "list"]),
+        ("--read-only with a command", &["--read-only", "delete", "223", "--yes"]),
     ];
     for (case, args) in cases {
         db.cli()
@@ -603,6 +604,12 @@ async fn on_a_terminal_delete_asks_first_and_anything_but_yes_keeps_the_order() 
 #[tokio::test]
 async fn migrate_succeeds_on_an_empty_database_and_again_on_a_migrated_one() {
     let db = TestDb::new().await;
+    db.cli()
+        .env("ORDERS__DATABASE__AUTO_MIGRATE", "false")
+        .arg("list")
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("is the database migrated? run `orders migrate`"));
     for _ in 0..2 {
         db.cli().arg("migrate").assert().success().stderr(predicate::str::contains("migrations applied"));
     }
