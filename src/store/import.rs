@@ -167,7 +167,8 @@ pub(super) fn too_close(record: usize, earlier: (i64, i64), datetime: i64, min_g
 
 /// The failure for `record`, whose order id is stored already or repeats an earlier record's.
 pub(super) fn taken(record: usize, id: i64) -> ImportError {
-    ImportError::at(record, Error::Duplicate(format!("order {id} already exists")))
+    // Both checks find either case at once (earlier records are staged or written by then).
+    ImportError::at(record, Error::Duplicate(format!("order {id} already exists, or an earlier record has its id")))
 }
 
 /// An order ready to be written, with the record it came from.

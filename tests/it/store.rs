@@ -297,7 +297,10 @@ async fn an_import_refuses_an_id_repeated_within_the_input_and_writes_nothing() 
     let mut records = import_records(10);
     records[7].1.as_mut().unwrap().id = Some(3);
     let err = store.import(records, "import").await.unwrap_err();
-    assert_eq!((err.record, err.error.to_string()), (Some(8), "order 3 already exists".to_owned()));
+    assert_eq!(
+        (err.record, err.error.to_string()),
+        (Some(8), "order 3 already exists, or an earlier record has its id".to_owned())
+    );
     assert_eq!(store.count_orders(&OrderFilter::default()).await.unwrap(), 0);
 }
 
@@ -338,8 +341,12 @@ async fn an_import_names_the_earliest_bad_record_whether_its_id_is_taken_or_its_
         let err = store.import(records, "import").await.unwrap_err();
         assert_eq!(err.record, Some(bad), "{case}: {}", err.error);
         match case {
-            "a taken id before a time too close" => assert_eq!(err.error.to_string(), "order 1 already exists"),
-            "a repeated id that is also too close" => assert_eq!(err.error.to_string(), "order 10 already exists"),
+            "a taken id before a time too close" => {
+                assert_eq!(err.error.to_string(), "order 1 already exists, or an earlier record has its id")
+            }
+            "a repeated id that is also too close" => {
+                assert_eq!(err.error.to_string(), "order 10 already exists, or an earlier record has its id")
+            }
             "a time too close before a taken id" => {
                 assert!(matches!(err.error, Error::Schedule { conflicting_id: 10, .. }), "{case}: {:?}", err.error);
             }
