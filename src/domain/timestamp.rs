@@ -5,7 +5,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
-use chrono::{DateTime, Local, SecondsFormat, Utc};
+use chrono::{DateTime, FixedOffset, Local, SecondsFormat, Utc};
 use serde::{Serialize, Serializer};
 
 /// A UTC instant, truncated to the millisecond.
@@ -34,9 +34,7 @@ impl Timestamp {
     /// # Errors
     /// A message naming the expected form when the text is anything else.
     pub fn parse(text: &str) -> Result<Self, String> {
-        DateTime::parse_from_rfc3339(text.trim()).map(|at| Self(at.timestamp_millis())).map_err(|_| {
-            format!("must be an RFC 3339 timestamp with an offset, like 2022-11-01T11:11:11.111Z, not {text:?}")
-        })
+        rfc3339(text).map(|at| Self(at.timestamp_millis()))
     }
 
     /// Parses a filter's bound like [`Timestamp::parse`], but an instant between two
@@ -46,9 +44,9 @@ impl Timestamp {
     /// # Errors
     /// As [`Timestamp::parse`].
     pub fn parse_bound(text: &str) -> Result<Self, String> {
-        let at = Self::parse(text)?;
-        let finer = DateTime::parse_from_rfc3339(text.trim()).map_or(0, |at| at.timestamp_subsec_nanos() % 1_000_000);
-        Ok(if finer == 0 { at } else { Self(at.0 + 1) })
+        let at = rfc3339(text)?;
+        let between = at.timestamp_subsec_nanos() % 1_000_000 != 0;
+        Ok(Self(at.timestamp_millis() + i64::from(between)))
     }
 
     /// The instant as a chrono UTC date-time.
@@ -65,6 +63,13 @@ impl Timestamp {
     pub fn distance(self, other: Self) -> Duration {
         Duration::from_millis(self.0.abs_diff(other.0))
     }
+}
+
+/// RFC 3339 text with an offset, or the message naming the expected form.
+fn rfc3339(text: &str) -> Result<DateTime<FixedOffset>, String> {
+    DateTime::parse_from_rfc3339(text.trim()).map_err(|_| {
+        format!("must be an RFC 3339 timestamp with an offset, like 2022-11-01T11:11:11.111Z, not {text:?}")
+    })
 }
 
 impl FromStr for Timestamp {
