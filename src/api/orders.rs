@@ -5,6 +5,7 @@
 mod create;
 mod listing;
 
+use serde_json::{Map, Value};
 use warp::Filter;
 use warp::filters::BoxedFilter;
 use warp::http::{Method, StatusCode};
@@ -15,8 +16,9 @@ use super::error::ApiError;
 use super::reply::{self, ApiResult, finish, json, no_content};
 use super::request::{Req, path_id, req};
 use crate::auth::Role;
-use crate::domain::input;
+use crate::domain::{FieldError, input};
 use crate::error::Error;
+use crate::store::Store;
 
 /// Every order route.
 pub fn routes(state: &AppState) -> BoxedFilter<(Response,)> {
@@ -57,6 +59,15 @@ async fn history(id: String, req: Req) -> Response {
     finish("/orders/{id}/history", result)
 }
 
+/// A body the domain read, or every field error at once: unknown services (which only the
+/// store knows) beside the domain's own.
+async fn checked<T>(store: &Store, body: &Map<String, Value>, parsed: Result<T, Vec<FieldError>>) -> Result<T, Error> {
+    match parsed {
+        Ok(value) => Ok(value),
+        Err(errors) => Err(store.invalid(errors, input::service_ids(body).as_deref()).await),
+    }
+}
+
 async fn get(id: &str, req: &Req) -> ApiResult {
     req.authorize(Role::Reader)?;
     let id = path_id("order", id)?;
@@ -70,10 +81,8 @@ async fn update(id: &str, mut req: Req, merge_patch: bool) -> ApiResult {
     let body = req.json_object(merge_patch).await?;
     let id = path_id("order", id)?;
     let store = &req.state.store;
-    let patch = match if merge_patch { input::patch(&body) } else { input::replacement(&body) } {
-        Ok(patch) => patch,
-        Err(errors) => return Err(store.invalid(errors, input::service_ids(&body).as_deref()).await.into()),
-    };
+    let patch =
+        checked(store, &body, if merge_patch { input::patch(&body) } else { input::replacement(&body) }).await?;
     let if_version = req.if_match();
     let order = if patch.is_empty() {
         // An empty merge patch changes nothing: no new version, no history event.

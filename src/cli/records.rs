@@ -82,8 +82,9 @@ async fn create(store: &Store, args: CreateArgs) -> anyhow::Result<()> {
     let datetime = args.datetime.and_then(|t| field(&mut errors, "datetime", Timestamp::parse(&t)));
     let totalfee = field(&mut errors, "totalfee", Money::parse(&args.fee));
     let services = service_ids_from_text(&args.services).map_err(|e| errors.extend(e)).ok();
-    let (Some(totalfee), Some(services), true) = (totalfee, services.clone(), errors.is_empty()) else {
-        return Err(store.invalid(errors, services.as_deref()).await.into());
+    let (totalfee, services) = match (totalfee, services) {
+        (Some(totalfee), Some(services)) if errors.is_empty() => (totalfee, services),
+        (_, services) => return Err(store.invalid(errors, services.as_deref()).await.into()),
     };
     let services = services.into_iter().map(|id| ServiceRef { id, name: None }).collect();
     let new = NewOrder { id: None, datetime, totalfee, services };

@@ -6,6 +6,7 @@
 use serde_json::{Map, Value};
 use warp::http::StatusCode;
 
+use super::checked;
 use crate::api::error::ApiError;
 use crate::api::reply::{self, ApiResult, replay};
 use crate::api::request::{Req, json_object};
@@ -31,10 +32,7 @@ pub(super) async fn create(mut req: Req) -> ApiResult {
     let store = &req.state.store;
     let Some(key) = key else {
         let body = json_object(&body?)?;
-        let new = match input::new_order(&body) {
-            Ok(new) => new,
-            Err(errors) => return Err(store.invalid(errors, input::service_ids(&body).as_deref()).await.into()),
-        };
+        let new = checked(store, &body, input::new_order(&body)).await?;
         let order = store.create_order(&new, &principal.subject).await?;
         return Ok(replay(&stored_created(&order)));
     };
@@ -46,16 +44,19 @@ pub(super) async fn create(mut req: Req) -> ApiResult {
     let err = match body {
         // A body refused as such (415, 413, 400) is a completed response too.
         Err(refused) => refused,
-        Ok(body) => match input::new_order(&body) {
-            Ok(new) => match store.create_order_once(&new, &principal.subject, &key, stored_created).await {
+        Ok(body) => {
+            let created = match checked(store, &body, input::new_order(&body)).await {
+                Ok(new) => store.create_order_once(&new, &principal.subject, &key, stored_created).await,
+                Err(invalid) => Err(invalid),
+            };
+            match created {
                 Ok(CreateOnce::Created(response)) => return Ok(replay(&response)),
                 Ok(CreateOnce::Replayed(earlier)) => {
                     return replay_or_mismatch(&key, &earlier.request_hash, &earlier.response);
                 }
                 Err(err) => ApiError::App(err),
-            },
-            Err(errors) => ApiError::App(store.invalid(errors, input::service_ids(&body).as_deref()).await),
-        },
+            }
+        }
     };
     let problem = err.problem();
     if problem.status.is_server_error() {
