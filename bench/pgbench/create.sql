@@ -15,6 +15,6 @@ SELECT max(m) AS m FROM (SELECT max(id) AS m FROM orders UNION ALL SELECT max(or
 SELECT id, datetime FROM orders WHERE datetime BETWEEN :lo AND :hi AND id <> 0 ORDER BY abs(datetime - :dt), id LIMIT 1;
 INSERT INTO orders (id, datetime, totalfee_cents, version, created_at, updated_at) VALUES (:id, :dt, 9995, 1, :dt, :dt);
 INSERT INTO order_services (order_id, service_id) VALUES (:id, 123), (:id, 456);
-SELECT o.id, o.datetime, o.totalfee_cents, o.version, o.created_at, o.updated_at, (SELECT json_agg(json_build_object('id', s.id, 'name', s.name) ORDER BY s.id)::text FROM order_services os JOIN services s ON s.id = os.service_id WHERE os.order_id = o.id) AS services FROM orders o WHERE o.id = :id;
+SELECT o.id, o.datetime, o.totalfee_cents, o.version, o.created_at, o.updated_at, (SELECT json_agg(json_build_object('id', s.id, 'name', s.name) ORDER BY s.id)::text FROM order_services os JOIN services s ON s.id = os.service_id WHERE os.order_id = o.id) AS services FROM orders o WHERE o.id IN (:id);
 INSERT INTO history (order_id, kind, actor, at, snapshot) VALUES (:id, 'created', 'bench', :dt, '{"id":1000001,"datetime":"3000-01-01T00:00:00.000Z","totalfee":99.95,"services":[{"id":123,"name":"Inspection"},{"id":456,"name":"Analysis"}],"version":1,"created_at":"2026-11-26T03:00:00.000Z","updated_at":"2026-11-26T03:00:00.000Z"}');
 COMMIT;

@@ -138,13 +138,6 @@ fn select(backend: Backend) -> &'static str {
     }
 }
 
-fn select_by_id(backend: Backend) -> &'static str {
-    match backend {
-        Backend::Sqlite => concat!(select_orders!(Sqlite), " WHERE o.id = $1"),
-        Backend::Postgres => concat!(select_orders!(Postgres), " WHERE o.id = $1"),
-    }
-}
-
 /// Builds the listing query: filters, the keyset position, the order and the limit.
 fn listing(backend: Backend, query: &OrderQuery) -> Sql {
     let mut sql = Sql::new(backend, select(backend));
@@ -387,10 +380,10 @@ async fn fetch_current(conn: &mut AnyConnection, backend: Backend, id: i64, if_v
     }
 }
 
-pub(super) async fn fetch_order(conn: &mut AnyConnection, backend: Backend, id: i64) -> Result<Option<Order>> {
-    let sql = select_by_id(backend);
-    let row: Option<OrderRow> = sqlx::query_as(sql).bind(id).fetch_optional(conn).await?;
-    row.map(OrderRow::into_order).transpose()
+/// One order, inside a write: [`fetch_orders`] with its one id (the statement a lone lookup
+/// sends too).
+async fn fetch_order(conn: &mut AnyConnection, backend: Backend, id: i64) -> Result<Option<Order>> {
+    Ok(fetch_orders(conn, backend, &[id]).await?.pop())
 }
 
 /// The orders among `ids` (in no particular order; an id asked twice is read once).
