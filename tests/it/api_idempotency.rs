@@ -86,6 +86,10 @@ async fn a_body_refused_as_such_is_remembered_under_its_key_like_any_answer_belo
     assert_eq!(unsupported.status, 415);
     assert_eq!(app.call("POST", "/orders", Some(Role::Writer), Some(BODY), &plain).await.status, 415);
     assert_eq!(post(&app, "t", BODY).await.status, 422, "JSON under the key of a refused text body");
+    // 413: over the body limit.
+    let oversized = format!(r#"{{"x": "{}"}}"#, "a".repeat(70 * 1024));
+    assert_eq!(post(&app, "big", &oversized).await.status, 413);
+    assert_eq!(post(&app, "big", BODY).await.status, 422, "a good body under the key of a refused large one");
     assert_eq!(order_count(&app).await, 0);
     // A malformed key is refused after the body's own 415, as SPEC's precedence says.
     let both = [("idempotency-key", ""), ("content-type", "text/plain")];
