@@ -37,6 +37,13 @@ pub struct DatabaseConfig {
     pub max_connections: u32,
     /// Migrate whenever the store is opened.
     pub auto_migrate: bool,
+    /// How long a write waits for the store's write lock before it is refused (503).
+    #[serde(with = "humantime_serde")]
+    pub lock_timeout: Duration,
+    /// How long one statement may run (PostgreSQL); also how long a PostgreSQL session may sit
+    /// idle inside a transaction.
+    #[serde(with = "humantime_serde")]
+    pub statement_timeout: Duration,
 }
 
 /// `[server]`.
@@ -50,6 +57,19 @@ pub struct ServerConfig {
     /// How long shutdown waits for in-flight requests.
     #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
+    /// How long a client may take to send a request's headers; also how long an idle
+    /// keep-alive connection stays open.
+    #[serde(with = "humantime_serde")]
+    pub header_timeout: Duration,
+    /// Connections open at once; beyond it new ones wait to be accepted.
+    pub max_connections: usize,
+    /// Streamed `GET /orders` (no `limit`) running at once; beyond it 503 at once.
+    pub max_streams: usize,
+    /// A stream whose client reads nothing for this long is cut.
+    #[serde(with = "humantime_serde")]
+    pub stream_stall: Duration,
+    /// Requests per second per client (token subject, else IP), bursts up to as many; 0: no limit.
+    pub rate_limit: u32,
 }
 
 /// `[auth]`.
@@ -66,9 +86,12 @@ pub struct AuthConfig {
     /// Lifetime of access tokens.
     #[serde(with = "humantime_serde")]
     pub access_ttl: Duration,
-    /// Lifetime of refresh tokens.
+    /// Lifetime of a refresh-token family, from its first issue (rotation does not extend it).
     #[serde(with = "humantime_serde")]
     pub refresh_ttl: Duration,
+    /// The longest `token issue --ttl` may ask for.
+    #[serde(with = "humantime_serde")]
+    pub max_access_ttl: Duration,
 }
 
 /// `[rules]`.

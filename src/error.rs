@@ -60,6 +60,10 @@ pub enum Error {
     /// The database cannot be reached.
     #[error("database unavailable: {0}")]
     Unavailable(String),
+    /// The server or database is busy: a write did not get the write lock in time, every
+    /// stream slot is taken. Worth trying again shortly; the message is safe to show.
+    #[error("{0}")]
+    Busy(String),
     /// A bug or an unexpected failure; the cause goes to the log, never to a client.
     #[error("internal error: {0}")]
     Internal(String),

@@ -59,7 +59,7 @@ fn exit_code(err: &anyhow::Error) -> u8 {
                 Error::NotFound { .. } => 3,
                 Error::Schedule { .. } | Error::Duplicate(_) | Error::InUse(_) | Error::Stale { .. } => 4,
                 Error::Invalid(_) => 5,
-                Error::Unavailable(_) => 6,
+                Error::Unavailable(_) | Error::Busy(_) => 6,
                 Error::Unauthorized(_) | Error::Forbidden(_) | Error::Internal(_) => 1,
             };
         }

@@ -5,7 +5,7 @@
 use std::convert::Infallible;
 
 use serde_json::{Value, json};
-use warp::http::header::{ALLOW, CONTENT_TYPE, WWW_AUTHENTICATE};
+use warp::http::header::{ALLOW, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use warp::http::{HeaderValue, StatusCode};
 use warp::reply::Response;
 
@@ -142,6 +142,12 @@ fn app_problem(err: &Error) -> Problem {
         Error::Unavailable(_) => {
             tracing::error!(error = %err, "database unavailable");
             Problem::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the database is unavailable; try again later")
+                .header(RETRY_AFTER.as_str(), "5")
+        }
+        Error::Busy(_) => {
+            tracing::warn!(error = %err, "busy");
+            Problem::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", err.to_string())
+                .header(RETRY_AFTER.as_str(), "1")
         }
         Error::Internal(_) => {
             tracing::error!(error = %err, "internal error");

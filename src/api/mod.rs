@@ -18,7 +18,7 @@ mod services;
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use warp::Filter;
 use warp::filters::BoxedFilter;
@@ -28,6 +28,7 @@ use warp::path::FullPath;
 use warp::reply::Response;
 
 use crate::auth::Tokens;
+use crate::config::ServerConfig;
 use crate::json_log::RequestLine;
 use crate::store::Store;
 
@@ -43,16 +44,21 @@ pub struct AppState {
     pub store: Store,
     /// Token minting and checking.
     pub tokens: Arc<Tokens>,
-    /// Largest accepted body, bytes.
-    pub body_limit: u64,
+    /// The server's limits (`[server]`).
+    pub limits: Arc<ServerConfig>,
     /// Request counters and latency histograms.
     pub metrics: Arc<Metrics>,
 }
 
 impl AppState {
-    /// State over `store`, signing with `tokens`.
-    pub fn new(store: Store, tokens: Tokens, body_limit: u64) -> Self {
-        Self { store, tokens: Arc::new(tokens), body_limit, metrics: Arc::new(Metrics::default()) }
+    /// State over `store`, signing with `tokens`, within `limits`.
+    pub fn new(store: Store, tokens: Tokens, limits: ServerConfig) -> Self {
+        Self { store, tokens: Arc::new(tokens), limits: Arc::new(limits), metrics: Arc::new(Metrics::default()) }
+    }
+
+    /// Largest accepted body, bytes.
+    pub fn body_limit(&self) -> u64 {
+        self.limits.body_limit.as_u64()
     }
 }
 
@@ -112,13 +118,13 @@ fn observe(
 }
 
 /// Serves the API on `listener` until `shutdown` resolves, then lets in-flight requests
-/// finish for at most `grace`.
+/// finish for at most `server.shutdown_grace`.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
-    grace: Duration,
 ) {
+    let grace = state.limits.shutdown_grace;
     let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
     let signal = async move {
         shutdown.await;

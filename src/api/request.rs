@@ -107,7 +107,7 @@ impl Req {
     }
 
     async fn read_body(&mut self) -> Result<Vec<u8>, ApiError> {
-        let limit = self.state.body_limit;
+        let limit = self.state.body_limit();
         let declared = self.headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
         if declared.is_some_and(|length: u64| length > limit) {
             return Err(ApiError::PayloadTooLarge(limit));

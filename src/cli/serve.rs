@@ -19,8 +19,8 @@ pub async fn run(config: &Config, addr: Option<&str>) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
     let local = listener.local_addr().context("the listener has no address")?;
     eprintln!("orders: listening on http://{local}");
-    let state = AppState::new(store.clone(), tokens, config.server.body_limit.as_u64());
-    api::serve(listener, state, shutdown, config.server.shutdown_grace).await;
+    let state = AppState::new(store.clone(), tokens, config.server.clone());
+    api::serve(listener, state, shutdown).await;
     store.close().await;
     crate::log_sink::flush(); // the last request lines, before the line that says it stopped
     eprintln!("orders: stopped");

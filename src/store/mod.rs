@@ -97,6 +97,10 @@ pub struct StoreOptions {
     pub auto_migrate: bool,
     /// The scheduling rule's minimum gap.
     pub min_gap: Duration,
+    /// How long a write waits for the write lock.
+    pub lock_timeout: Duration,
+    /// How long a statement may run (and, on PostgreSQL, a session sit idle in a transaction).
+    pub statement_timeout: Duration,
 }
 
 impl StoreOptions {
@@ -106,6 +110,21 @@ impl StoreOptions {
             max_connections: config.database.max_connections.max(1),
             auto_migrate: config.database.auto_migrate,
             min_gap: config.rules.min_gap,
+            lock_timeout: config.database.lock_timeout,
+            statement_timeout: config.database.statement_timeout,
+        }
+    }
+}
+
+impl Default for StoreOptions {
+    /// The documented defaults (`orders.toml`).
+    fn default() -> Self {
+        Self {
+            max_connections: 8,
+            auto_migrate: true,
+            min_gap: Duration::from_secs(3 * 3600),
+            lock_timeout: Duration::from_secs(5),
+            statement_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -484,7 +503,12 @@ mod tests {
             .ok()
             .filter(|url| !url.is_empty())
             .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("settings.db").display()));
-        let options = StoreOptions { max_connections: 2, auto_migrate: false, min_gap: Duration::ZERO };
+        let options = StoreOptions {
+            max_connections: 2,
+            auto_migrate: false,
+            min_gap: Duration::ZERO,
+            ..StoreOptions::default()
+        };
         let store = Store::connect(&url, &options).await.unwrap();
         let expected: &[(&str, &str)] = match store.backend {
             Backend::Postgres => &[
@@ -510,7 +534,12 @@ mod tests {
     #[tokio::test]
     async fn a_read_that_found_its_connection_dead_runs_again_and_other_failures_are_final() {
         use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-        let options = StoreOptions { max_connections: 2, auto_migrate: false, min_gap: Duration::ZERO };
+        let options = StoreOptions {
+            max_connections: 2,
+            auto_migrate: false,
+            min_gap: Duration::ZERO,
+            ..StoreOptions::default()
+        };
         let store = Store::connect("sqlite::memory:", &options).await.unwrap();
         let calls = AtomicUsize::new(0);
         let value = store

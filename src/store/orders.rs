@@ -492,7 +492,12 @@ mod tests {
     async fn the_gap_check_is_a_range_search_on_the_datetime_index() {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("plan.db").display());
-        let options = StoreOptions { max_connections: 1, auto_migrate: true, min_gap: Duration::from_secs(3600) };
+        let options = StoreOptions {
+            max_connections: 1,
+            auto_migrate: true,
+            min_gap: Duration::from_secs(3600),
+            ..StoreOptions::default()
+        };
         let store = Store::connect(&url, &options).await.unwrap();
         let plan: Vec<(i64, i64, i64, String)> =
             sqlx::query_as(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {NEAREST_IN_WINDOW}")))

@@ -133,7 +133,8 @@ async fn event_loop(
 async fn connect_until_open(connect: Connect, opened: mpsc::UnboundedSender<crate::Result<Store>>) {
     loop {
         let result = connect().await;
-        let done = !matches!(result, Err(crate::Error::Unavailable(_) | crate::Error::Internal(_)));
+        let done =
+            !matches!(result, Err(crate::Error::Unavailable(_) | crate::Error::Busy(_) | crate::Error::Internal(_)));
         if opened.send(result).is_err() || done {
             return;
         }

@@ -23,8 +23,11 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
         }
         Action::Tick => tick(app),
         Action::Unavailable(error) => {
-            let again =
-                if matches!(error, Error::Unavailable(_) | Error::Internal(_)) { " (trying again)" } else { "" };
+            let again = if matches!(error, Error::Unavailable(_) | Error::Busy(_) | Error::Internal(_)) {
+                " (trying again)"
+            } else {
+                ""
+            };
             app.status = Some(Status { text: format!("{error}{again}"), error: true });
             Vec::new()
         }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use orders::api::{self, AppState};
 use orders::auth::{Claims, Role, Tokens};
-use orders::config::{AuthConfig, Config, DEFAULTS};
+use orders::config::{AuthConfig, Config, DEFAULTS, ServerConfig};
 use orders::store::Store;
 use reqwest::Method;
 use serde_json::Value;
@@ -75,19 +75,26 @@ impl Reply {
 pub async fn spawn_app() -> TestApp {
     let db = TestDb::new().await;
     let store = store_with_services(&db).await;
-    spawn_app_on(db, store, 64 * 1024).await
+    spawn_app_on(db, store, server_config()).await
 }
 
-/// A server over `store` (on `db`) with a body limit.
-pub async fn spawn_app_on(db: TestDb, store: Store, body_limit: u64) -> TestApp {
+/// The default `[server]` of the test servers: the documented defaults with a 5 s shutdown
+/// grace and no rate limit (tests that check a limit set their own).
+pub fn server_config() -> ServerConfig {
+    let config: Config = toml::from_str(DEFAULTS).expect("the defaults parse");
+    ServerConfig { shutdown_grace: Duration::from_secs(5), rate_limit: 0, ..config.server }
+}
+
+/// A server over `store` (on `db`) within `limits`.
+pub async fn spawn_app_on(db: TestDb, store: Store, limits: ServerConfig) -> TestApp {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free port");
     let addr: SocketAddr = listener.local_addr().unwrap();
-    let state = AppState::new(store.clone(), tokens(), body_limit);
+    let state = AppState::new(store.clone(), tokens(), limits);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let shutdown = async move {
         let _ = stopped.await;
     };
-    let task = tokio::spawn(api::serve(listener, state, shutdown, Duration::from_secs(5)));
+    let task = tokio::spawn(api::serve(listener, state, shutdown));
     TestApp {
         db: Some(db),
         store,

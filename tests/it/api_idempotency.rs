@@ -114,7 +114,7 @@ async fn a_repeat_after_a_server_restart_still_gets_the_first_answer() {
     assert_eq!(first.status, 201);
     let (db, _) = app.stop().await;
     let store = db.store().await;
-    let restarted = spawn_app_on(db, store, 64 * 1024).await;
+    let restarted = spawn_app_on(db, store, crate::api_helpers::server_config()).await;
     let again = post(&restarted, "restart", BODY).await;
     assert_eq!((again.status, again.text.as_str()), (201, first.text.as_str()));
     assert_eq!(order_count(&restarted).await, 1);

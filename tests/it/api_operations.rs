@@ -75,7 +75,7 @@ async fn readyz_is_503_while_the_database_is_unreachable_and_200_once_it_returns
         let proxy = Proxy::start(via_proxy(&db.url, 0).0).await;
         db.url = via_proxy(&db.url, proxy.port).1;
         let store = db.store().await;
-        let app = spawn_app_on(db, store, 64 * 1024).await;
+        let app = spawn_app_on(db, store, crate::api_helpers::server_config()).await;
         assert_eq!(app.call("GET", "/readyz", None, None, &[]).await.status, 200);
         proxy.cut();
         let down = app.call("GET", "/readyz", None, None, &[]).await;
@@ -87,7 +87,7 @@ async fn readyz_is_503_while_the_database_is_unreachable_and_200_once_it_returns
     } else {
         // An embedded file cannot go away underneath open connections: close the pool instead.
         let store = store_with_services(&db).await;
-        let app = spawn_app_on(db, store.clone(), 64 * 1024).await;
+        let app = spawn_app_on(db, store.clone(), crate::api_helpers::server_config()).await;
         assert_eq!(app.call("GET", "/readyz", None, None, &[]).await.status, 200);
         store.close().await;
         let down = app.call("GET", "/readyz", None, None, &[]).await;
@@ -126,8 +126,9 @@ async fn serve_with_grace(
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let state = AppState::new(store, tokens(), 64 * 1024);
-    let server = tokio::spawn(api::serve(listener, state, async move { stopped.await.unwrap_or(()) }, grace));
+    let limits = orders::config::ServerConfig { shutdown_grace: grace, ..crate::api_helpers::server_config() };
+    let state = AppState::new(store, tokens(), limits);
+    let server = tokio::spawn(api::serve(listener, state, async move { stopped.await.unwrap_or(()) }));
     (addr, stop, server)
 }
 

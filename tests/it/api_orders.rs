@@ -264,7 +264,7 @@ async fn the_streamed_listing_carries_thousands_of_orders_as_one_valid_array() {
         expected.push(store.create_order(&crate::helpers::new_order(at, &[123]), "bulk").await.unwrap());
     }
     expected.sort_by_key(|o| (o.datetime, o.id));
-    let app = crate::api_helpers::spawn_app_on(db, store, 64 * 1024).await;
+    let app = crate::api_helpers::spawn_app_on(db, store, crate::api_helpers::server_config()).await;
     let all = app.get("/orders").await;
     assert_eq!(all.header("transfer-encoding"), Some("chunked"));
     let listed: Vec<i64> = ids(&all.json());

@@ -53,7 +53,7 @@ impl TestDb {
 
     /// The store with another minimum gap.
     pub async fn store_with_gap(&self, min_gap: Duration) -> Store {
-        let options = StoreOptions { max_connections: 16, auto_migrate: true, min_gap };
+        let options = StoreOptions { max_connections: 16, auto_migrate: true, min_gap, ..StoreOptions::default() };
         Store::connect(&self.url, &options).await.expect("the test store opens")
     }
 
