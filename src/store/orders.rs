@@ -3,8 +3,8 @@
 
 use futures_util::future::BoxFuture;
 use futures_util::{Stream, TryStreamExt as _};
-use sqlx::AnyConnection;
 use sqlx::FromRow;
+use sqlx::{AnyConnection, Connection as _};
 
 use super::history::append_event;
 use super::sql::Sql;
@@ -239,12 +239,29 @@ impl Store {
 
     /// Every order matching `query`, read as the caller consumes it: memory stays flat however
     /// many orders there are.
+    ///
+    /// The read runs on a connection of its own, outside the pool (see
+    /// [`Store::connect_unpooled`]), closed when the stream ends or is dropped: a caller that
+    /// consumes slowly, or not at all, holds no connection that writes and other reads need.
+    /// On SQLite (WAL) a reader never blocks the writer either; on PostgreSQL the open
+    /// statement's lock stops no write of orders (only DDL, such as `rules set-gap`, waits).
     pub fn stream_orders(&self, query: OrderQuery) -> impl Stream<Item = Result<Order>> + Send + 'static {
-        let (pool, backend) = (self.pool.clone(), self.backend);
+        let store = self.clone();
         async_stream::try_stream! {
-            let mut rows = listing(backend, &query).query_as::<OrderRow>().fetch(&pool);
+            let mut own = store.connect_unpooled().await?;
+            let mut pooled = None;
+            let conn: &mut AnyConnection = match own.as_mut() {
+                Some(conn) => conn,
+                None => pooled.insert(store.pool.acquire().await?).as_mut(),
+            };
+            let mut rows = listing(store.backend, &query).query_as::<OrderRow>().fetch(conn);
             while let Some(row) = rows.try_next().await? {
                 yield row.into_order()?;
+            }
+            drop(rows);
+            if let Some(conn) = own {
+                // Every row is read: a failure to say goodbye costs the caller nothing.
+                let _ = conn.close().await;
             }
         }
     }
