@@ -532,4 +532,37 @@ mod tests {
         );
         assert!(!steps.iter().any(|s| s.starts_with("SCAN orders")), "no full scan: {steps:?}");
     }
+
+    #[tokio::test]
+    async fn a_streams_own_connection_is_outside_the_pool_with_the_pools_session_settings() {
+        // PostgreSQL when the suite runs against it, else a SQLite file.
+        let dir = tempfile::tempdir().unwrap();
+        let url = std::env::var("ORDERS_TEST_DATABASE_URL")
+            .ok()
+            .filter(|url| !url.is_empty())
+            .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("own.db").display()));
+        let options = StoreOptions { max_connections: 1, auto_migrate: false, ..StoreOptions::default() };
+        let store = Store::connect(&url, &options).await.unwrap();
+        let held = store.pool.acquire().await.unwrap();
+        let mut own = store.connect_unpooled().await.unwrap().expect("a connection of its own");
+        let expected: &[(&str, &str)] = match store.backend {
+            Backend::Postgres => &[("SELECT current_setting('jit')", "off")],
+            Backend::Sqlite => &[
+                ("SELECT CAST((SELECT * FROM pragma_busy_timeout) AS TEXT)", "30000"),
+                ("SELECT CAST((SELECT * FROM pragma_foreign_keys) AS TEXT)", "1"),
+            ],
+        };
+        for (query, value) in expected {
+            let got: String = sqlx::query_scalar(*query).fetch_one(&mut own).await.unwrap();
+            assert_eq!(got, *value, "{query}");
+        }
+        assert_eq!(
+            (store.pool.size(), store.pool.num_idle()),
+            (1, 0),
+            "opened while the pool's one connection is taken"
+        );
+        drop(held);
+        let memory = Store::connect("sqlite::memory:", &options).await.unwrap();
+        assert!(memory.connect_unpooled().await.unwrap().is_none(), "in memory, another connection sees nothing");
+    }
 }
