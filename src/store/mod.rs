@@ -368,8 +368,12 @@ impl Store {
     /// connection would not see.
     ///
     /// # Errors
-    /// [`Error::Unavailable`] when the database cannot be reached in time.
+    /// [`Error::Unavailable`] when the database cannot be reached in time, or the store is
+    /// closed.
     pub(super) async fn connect_unpooled(&self) -> Result<Option<AnyConnection>> {
+        if self.pool.is_closed() {
+            return Err(sqlx::Error::PoolClosed.into());
+        }
         let options = self.pool.connect_options();
         let url = options.database_url.as_str();
         if url.contains(":memory:") || url.contains("mode=memory") {
