@@ -74,10 +74,12 @@ async fn page(req: &Req, mut query: OrderQuery, limit: u32, params: &[(String, S
 /// SPEC section 8, "readers never starve writers": the store reads on a connection of its own
 /// (none of the pool's), at most `server.max_streams` streams run at once (beyond: 503 at once,
 /// never a wait), and a client that takes nothing for `server.stream_stall` is cut: the task
-/// ends, closing its connection and freeing its slot, and the body ends in an error, so hyper
-/// closes the connection without the final chunk and the client sees a broken response, never
-/// a complete-looking one. The first row is read before answering, so an unreachable database
-/// is a 503, not a broken 200.
+/// ends at once, closing its database connection and freeing its slot. The body then ends in
+/// an error, so once the client reads what is already buffered, hyper closes the connection
+/// without the final chunk: the client sees a broken response, never a complete-looking one.
+/// (A client that never reads again keeps its TCP connection until the connection loop closes
+/// it; nothing here can reach a socket hyper is blocked writing to.) The first row is read
+/// before answering, so an unreachable database is a 503, not a broken 200.
 async fn stream(req: &Req, query: OrderQuery) -> ApiResult {
     let slot = Arc::clone(&req.state.streams).try_acquire_owned().map_err(|_| {
         let most = req.state.limits.max_streams;
