@@ -48,12 +48,22 @@ pub struct AppState {
     pub limits: Arc<ServerConfig>,
     /// Request counters and latency histograms.
     pub metrics: Arc<Metrics>,
+    /// One permit per streamed `GET /orders` that may run at once (`server.max_streams`).
+    pub streams: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
     /// State over `store`, signing with `tokens`, within `limits`.
     pub fn new(store: Store, tokens: Tokens, limits: ServerConfig) -> Self {
-        Self { store, tokens: Arc::new(tokens), limits: Arc::new(limits), metrics: Arc::new(Metrics::default()) }
+        let streams = limits.max_streams.min(tokio::sync::Semaphore::MAX_PERMITS);
+        let streams = Arc::new(tokio::sync::Semaphore::new(streams));
+        Self {
+            store,
+            tokens: Arc::new(tokens),
+            limits: Arc::new(limits),
+            metrics: Arc::new(Metrics::default()),
+            streams,
+        }
     }
 
     /// Largest accepted body, bytes.

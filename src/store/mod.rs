@@ -360,6 +360,40 @@ impl std::ops::DerefMut for WriteTx {
     }
 }
 
+impl Store {
+    /// A connection of its own, outside the pool: opened with the pool's options and given the
+    /// same session settings, for a long read (a streamed listing) that must hold no
+    /// connection other work needs. Opening waits at most as long as a pool acquire; the
+    /// connection closes when dropped. `None` for an in-memory SQLite database, which another
+    /// connection would not see.
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`] when the database cannot be reached in time, or the store is
+    /// closed.
+    pub(super) async fn connect_unpooled(&self) -> Result<Option<AnyConnection>> {
+        if self.pool.is_closed() {
+            return Err(sqlx::Error::PoolClosed.into());
+        }
+        let options = self.pool.connect_options();
+        let url = options.database_url.as_str();
+        if url.contains(":memory:") || url.contains("mode=memory") {
+            return Ok(None);
+        }
+        let connect = async {
+            let mut conn = options.connect().await?;
+            match self.backend {
+                Backend::Sqlite => tune_sqlite(&mut conn).await?,
+                Backend::Postgres => tune_postgres(&mut conn).await?,
+            }
+            Ok::<_, Error>(conn)
+        };
+        match tokio::time::timeout(reader::ACQUIRE_TIMEOUT, connect).await {
+            Ok(conn) => conn.map(Some),
+            Err(_) => Err(Error::Unavailable("timed out connecting to the database".to_owned())),
+        }
+    }
+}
+
 /// Makes SQLite fit for several writers: WAL (readers never block the writer), a busy timeout
 /// (writers from other processes wait instead of failing), foreign keys on.
 async fn tune_sqlite(conn: &mut AnyConnection) -> sqlx::Result<()> {

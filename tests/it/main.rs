@@ -8,6 +8,7 @@ mod api_idempotency;
 mod api_operations;
 mod api_orders;
 mod api_status;
+mod api_streams;
 mod cli;
 mod helpers;
 mod openapi_check;
