@@ -14,6 +14,7 @@ mod metrics;
 mod orders;
 pub mod reply;
 pub mod request;
+mod server;
 mod services;
 
 use std::future::Future;
@@ -118,31 +119,17 @@ fn observe(
 }
 
 /// Serves the API on `listener` until `shutdown` resolves, then lets in-flight requests
-/// finish for at most `server.shutdown_grace`.
+/// finish for at most `server.shutdown_grace` and cuts what remains (see [`server`]).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
-    let grace = state.limits.shutdown_grace;
-    let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
     let signal = async move {
         shutdown.await;
         tracing::info!(target: "orders::api", "shutting down: draining in-flight requests");
-        let _ = stopping_tx.send(());
     };
-    let server = warp::serve(routes(state)).incoming(listener).graceful(signal).run();
-    let deadline = async move {
-        if stopping_rx.await.is_ok() {
-            tokio::time::sleep(grace).await;
-        } else {
-            std::future::pending::<()>().await;
-        }
-    };
-    tokio::select! {
-        () = server => {}
-        () = deadline => tracing::warn!(target: "orders::api", "shutdown grace elapsed with requests still in flight"),
-    }
+    server::run(listener, routes(state.clone()), &state.limits, signal).await;
 }
 
 /// Resolves on SIGINT or SIGTERM. The handlers are installed when this is called, not when the

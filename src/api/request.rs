@@ -12,6 +12,7 @@ use warp::http::{HeaderMap, Method};
 
 use super::AppState;
 use super::error::ApiError;
+use super::server::Peer;
 use crate::auth::{Principal, Role};
 use crate::domain::parse_id;
 use crate::error::Error;
@@ -26,6 +27,8 @@ pub struct Req {
     pub headers: HeaderMap,
     /// The raw query string ("" when absent).
     pub query: String,
+    /// The client's address (absent only when no accept loop served the request).
+    pub peer: Option<std::net::SocketAddr>,
     // A Mutex only to make `Req` Sync (handlers hold `&Req` across awaits); it is only ever
     // reached through `&mut self`, so it is never locked.
     body: std::sync::Mutex<Option<BoxStream<'static, Result<Bytes, warp::Error>>>>,
@@ -39,10 +42,12 @@ pub fn req(state: AppState) -> impl Filter<Extract = (Req,), Error = warp::Rejec
         .and(warp::method())
         .and(warp::header::headers_cloned())
         .and(query)
+        .and(warp::ext::optional::<Peer>())
         .and(warp::body::stream())
-        .map(|state, method, headers, query, body| {
+        .map(|state, method, headers, query, peer: Option<Peer>, body| {
             let body = TryStreamExt::map_ok(body, to_bytes).boxed();
-            Req { state, method, headers, query, body: std::sync::Mutex::new(Some(body)) }
+            let peer = peer.map(|Peer(addr)| addr);
+            Req { state, method, headers, query, peer, body: std::sync::Mutex::new(Some(body)) }
         })
 }
 
