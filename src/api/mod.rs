@@ -12,6 +12,7 @@ mod events;
 mod health;
 mod metrics;
 mod orders;
+mod rate_limit;
 pub mod reply;
 pub mod request;
 mod server;
@@ -34,6 +35,7 @@ use crate::json_log::RequestLine;
 use crate::store::Store;
 
 pub use metrics::Metrics;
+pub use rate_limit::RateLimit;
 
 /// The OpenAPI 3.1 document of every route.
 pub const OPENAPI: &str = include_str!("openapi.json");
@@ -49,12 +51,21 @@ pub struct AppState {
     pub limits: Arc<ServerConfig>,
     /// Request counters and latency histograms.
     pub metrics: Arc<Metrics>,
+    /// Requests per client (`server.rate_limit`).
+    pub rate_limit: Arc<RateLimit>,
 }
 
 impl AppState {
     /// State over `store`, signing with `tokens`, within `limits`.
     pub fn new(store: Store, tokens: Tokens, limits: ServerConfig) -> Self {
-        Self { store, tokens: Arc::new(tokens), limits: Arc::new(limits), metrics: Arc::new(Metrics::default()) }
+        let rate_limit = Arc::new(RateLimit::new(limits.rate_limit));
+        Self {
+            store,
+            tokens: Arc::new(tokens),
+            limits: Arc::new(limits),
+            metrics: Arc::new(Metrics::default()),
+            rate_limit,
+        }
     }
 
     /// Largest accepted body, bytes.
