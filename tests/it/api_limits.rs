@@ -141,6 +141,37 @@ async fn at_most_max_connections_are_served_at_once_and_the_next_is_served_once_
     assert!(served.expect("served once a slot is free").starts_with("HTTP/1.1 200"));
 }
 
+/// `serve()` over `store` within `limits`: its address, the sender that stops it, its task.
+async fn serve(
+    store: Store,
+    limits: ServerConfig,
+) -> (SocketAddr, tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let state = orders::api::AppState::new(store, tokens(), limits);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(orders::api::serve(listener, state, async move { stopped.await.unwrap_or(()) }));
+    (addr, stop, server)
+}
+
+#[tokio::test]
+async fn shutdown_closes_idle_and_silent_connections_at_once_instead_of_waiting_out_the_grace() {
+    let db = TestDb::new().await;
+    let long = Duration::from_secs(60);
+    let limits = ServerConfig { shutdown_grace: long, header_timeout: long, ..server_config() };
+    let (addr, stop, server) = serve(store_with_services(&db).await, limits).await;
+    let mut idle = TcpStream::connect(addr).await.unwrap();
+    idle.write_all(HEALTHZ.as_bytes()).await.unwrap();
+    assert!(read_response(&mut idle).await.starts_with("HTTP/1.1 200"), "served, then kept alive");
+    let mut silent = TcpStream::connect(addr).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await; // accepted
+
+    stop.send(()).unwrap();
+    tokio::time::timeout(PATIENCE, server).await.expect("serve() returns long before the 60 s grace").unwrap();
+    assert!(read_until_closed(&mut idle).await.is_empty(), "the idle connection is closed");
+    assert!(read_until_closed(&mut silent).await.is_empty(), "the silent connection is closed");
+}
+
 /// A store holding `count` orders, 3 h apart: a streamed listing of them is megabytes, more
 /// than the sockets between a server and a client that reads nothing can hold.
 async fn store_with_orders(db: &TestDb, count: i64) -> Store {
@@ -175,11 +206,7 @@ async fn shutdown_cuts_a_stream_its_client_never_reads_within_the_grace_plus_a_s
     let db = TestDb::new().await;
     let store = store_with_orders(&db, MANY_ORDERS).await;
     let grace = Duration::from_secs(1);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let state = orders::api::AppState::new(store, tokens(), ServerConfig { shutdown_grace: grace, ..server_config() });
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(orders::api::serve(listener, state, async move { stopped.await.unwrap_or(()) }));
+    let (addr, stop, server) = serve(store, ServerConfig { shutdown_grace: grace, ..server_config() }).await;
     let mut stalled = stall_a_stream(addr).await;
 
     let asked = Instant::now();
