@@ -36,6 +36,7 @@ use crate::store::Store;
 
 pub use metrics::Metrics;
 pub use rate_limit::RateLimit;
+pub use server::bind;
 
 /// The OpenAPI 3.1 document of every route.
 pub const OPENAPI: &str = include_str!("openapi.json");
