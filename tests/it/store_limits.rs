@@ -1,0 +1,176 @@
+//! SPEC section 8 on the store's side: bounded waits for the write lock (503 with
+//! `Retry-After`) and for other locks, and a statement bound that spares a long export.
+
+use std::time::{Duration, Instant};
+
+use futures_util::TryStreamExt as _;
+use orders::Error;
+use orders::domain::{OrderFilter, Timestamp};
+use orders::store::{Store, StoreOptions};
+use serde_json::json;
+use sqlx::{AnyConnection, Connection as _, Executor as _};
+
+use crate::api_helpers::{server_config, spawn_app_on};
+use crate::helpers::{THREE_HOURS, TestDb, at, new_order};
+
+/// The store's write lock on PostgreSQL (`POSTGRES_WRITE_LOCK` in src/store/session.rs).
+const POSTGRES_WRITE_LOCK: i64 = 0x6f72_6465_7273;
+
+/// Slack for a bounded wait on a busy machine: scheduling, SQLite's busy-handler sleeps.
+const SLACK: Duration = Duration::from_secs(1);
+
+/// A store on `db` whose writes wait at most `lock_timeout`, with services 123, 456 and 789.
+async fn bounded_store(db: &TestDb, lock_timeout: Duration) -> Store {
+    let options = StoreOptions {
+        max_connections: 8,
+        auto_migrate: true,
+        min_gap: THREE_HOURS,
+        lock_timeout,
+        ..Default::default()
+    };
+    let store = Store::connect(&db.url, &options).await.expect("the test store opens");
+    for (id, name) in [(123, "Inspection"), (456, "Analysis"), (789, "Testing")] {
+        store.add_service(Some(id), name).await.expect("a sample service");
+    }
+    store
+}
+
+/// A connection of the test's own, outside any store.
+async fn by_hand(db: &TestDb) -> AnyConnection {
+    sqlx::any::install_default_drivers();
+    AnyConnection::connect(&db.url).await.expect("a connection by hand")
+}
+
+/// Another session holding the store's write lock, as a stuck peer would: on PostgreSQL the
+/// advisory lock every write takes, on SQLite the database's write lock.
+async fn hold_write_lock(db: &TestDb) -> AnyConnection {
+    let mut conn = by_hand(db).await;
+    if db.is_postgres() {
+        conn.execute("BEGIN").await.unwrap();
+        sqlx::query("SELECT 1 FROM pg_advisory_xact_lock($1)")
+            .bind(POSTGRES_WRITE_LOCK)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    } else {
+        conn.execute("BEGIN IMMEDIATE").await.unwrap();
+    }
+    conn
+}
+
+async fn release(mut holder: AnyConnection) {
+    holder.execute("ROLLBACK").await.unwrap();
+}
+
+#[tokio::test]
+async fn a_write_gives_up_on_a_held_write_lock_after_lock_timeout_and_succeeds_once_it_is_released() {
+    let db = TestDb::new().await;
+    let lock_timeout = Duration::from_millis(300);
+    let store = bounded_store(&db, lock_timeout).await;
+    let holder = hold_write_lock(&db).await;
+    let started = Instant::now();
+    let refused = store.create_order(&new_order(at("2030-01-01T00:00:00Z"), &[123]), "test").await;
+    let waited = started.elapsed();
+    match refused {
+        Err(Error::Busy(message)) => {
+            assert_eq!(message, "the write lock was not obtained within 300ms; try again");
+        }
+        other => panic!("expected busy, got {other:?}"),
+    }
+    assert!(waited >= lock_timeout - Duration::from_millis(50), "gave up early: {waited:?}");
+    assert!(waited < lock_timeout + SLACK, "waited {waited:?}");
+    eprintln!("a write gave up after {waited:?} (lock_timeout {lock_timeout:?})");
+    release(holder).await;
+    store.create_order(&new_order(at("2030-01-01T00:00:00Z"), &[123]), "test").await.expect("the lock is free again");
+}
+
+#[tokio::test]
+async fn writers_queued_in_one_process_wait_at_most_lock_timeout_in_all() {
+    // On SQLite a writer first queues on the process's gate, then waits on the database: the
+    // two waits share one bound. The second writer comes while the first still waits, and gets
+    // the gate with part of its bound left: only that part is left for the database.
+    let db = TestDb::new().await;
+    let lock_timeout = Duration::from_secs(1);
+    let store = bounded_store(&db, lock_timeout).await;
+    let holder = hold_write_lock(&db).await;
+    let writes = (0..2).map(|i| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(400) * i).await;
+            let started = Instant::now();
+            let datetime = Timestamp::from_millis(at("2030-01-01T00:00:00Z").millis() + i64::from(i) * 4 * 3_600_000);
+            let result = store.create_order(&new_order(datetime, &[123]), "test").await;
+            (result, started.elapsed())
+        })
+    });
+    for write in futures_util::future::join_all(writes).await {
+        let (result, waited) = write.unwrap();
+        assert!(matches!(result, Err(Error::Busy(_))), "{result:?}");
+        assert!(waited < lock_timeout + Duration::from_millis(450), "waited {waited:?}");
+    }
+    release(holder).await;
+}
+
+#[tokio::test]
+async fn post_orders_is_503_unavailable_with_retry_after_while_another_session_holds_the_write_lock() {
+    let db = TestDb::new().await;
+    let store = bounded_store(&db, Duration::from_millis(300)).await;
+    let holder = hold_write_lock(&db).await;
+    let app = spawn_app_on(db, store, server_config()).await;
+    let body = json!({"datetime": "2030-01-01T00:00:00Z", "totalfee": 100, "services": [123]});
+    let started = Instant::now();
+    let refused = app.send("POST", "/orders", &body).await;
+    let waited = started.elapsed();
+    assert_eq!((refused.status, refused.problem_type().as_str()), (503, "unavailable"), "{}", refused.text);
+    assert!(refused.header("retry-after").is_some_and(|s| s.parse::<u64>().is_ok()), "{:?}", refused.headers);
+    assert!(refused.json()["detail"].as_str().unwrap().contains("within 300ms"), "{}", refused.text);
+    assert!(waited < Duration::from_millis(300) + SLACK, "waited {waited:?}");
+    release(holder).await;
+    assert_eq!(app.send("POST", "/orders", &body).await.status, 201);
+}
+
+#[tokio::test]
+async fn on_postgresql_a_read_queued_behind_a_table_lock_gives_up_after_lock_timeout() {
+    let db = TestDb::new().await;
+    if !db.is_postgres() {
+        return; // SQLite readers never wait on a lock (WAL)
+    }
+    let store = bounded_store(&db, Duration::from_millis(300)).await;
+    let mut holder = by_hand(&db).await;
+    holder.execute("BEGIN").await.unwrap();
+    holder.execute("LOCK TABLE orders IN ACCESS EXCLUSIVE MODE").await.unwrap();
+    let started = Instant::now();
+    let read = store.count_orders(&OrderFilter::default()).await;
+    assert!(matches!(read, Err(Error::Busy(_))), "{read:?}");
+    assert!(started.elapsed() < Duration::from_millis(300) + SLACK, "waited {:?}", started.elapsed());
+    release(holder).await;
+    assert_eq!(store.count_orders(&OrderFilter::default()).await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn on_postgresql_an_export_whose_reader_dawdles_is_not_cut_by_statement_timeout() {
+    // Its one statement lasts as long as its reader takes: far more orders than the socket
+    // buffers hold, and a reader that stops for longer than the statement bound.
+    const COUNT: usize = 50_000;
+    let db = TestDb::new().await;
+    if !db.is_postgres() {
+        return; // SQLite has no statement bound
+    }
+    let loader = bounded_store(&db, Duration::from_secs(5)).await;
+    let start = at("2040-01-01T00:00:00Z").millis();
+    let records = (1..=COUNT).map(|n| {
+        let mut new = new_order(Timestamp::from_millis(start + i64::try_from(n).unwrap() * 4 * 3_600_000), &[123]);
+        new.id = Some(i64::try_from(n).unwrap());
+        (n, Ok(new))
+    });
+    loader.import(records, "import").await.unwrap();
+    loader.close().await;
+    let statement_timeout = Duration::from_millis(200);
+    let options = StoreOptions { min_gap: THREE_HOURS, statement_timeout, ..Default::default() };
+    let store = Store::connect(&db.url, &options).await.unwrap();
+    let mut export = Box::pin(store.export_orders());
+    export.try_next().await.unwrap().expect("a first order");
+    tokio::time::sleep(statement_timeout * 5).await;
+    let rest: Vec<_> = export.try_collect().await.expect("the export runs to its end");
+    assert_eq!(rest.len() + 1, COUNT);
+}
