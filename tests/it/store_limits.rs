@@ -1,6 +1,9 @@
 //! SPEC section 8 on the store's side: bounded waits for the write lock (503 with
-//! `Retry-After`) and for other locks, and a statement bound that spares a long export.
+//! `Retry-After`) and for other locks, a statement bound that spares a long export, and an
+//! import that reads its input before it locks.
 
+use std::io::Write as _;
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use futures_util::TryStreamExt as _;
@@ -173,4 +176,36 @@ async fn on_postgresql_an_export_whose_reader_dawdles_is_not_cut_by_statement_ti
     tokio::time::sleep(statement_timeout * 5).await;
     let rest: Vec<_> = export.try_collect().await.expect("the export runs to its end");
     assert_eq!(rest.len() + 1, COUNT);
+}
+
+#[tokio::test]
+async fn an_import_from_a_pipe_whose_writer_stalls_does_not_keep_other_writers_waiting() {
+    let db = TestDb::new().await;
+    db.cli().args(["services", "add", "Radon", "--id", "1"]).assert().success();
+    let mut import = db
+        .cli_process()
+        .args(["import", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = import.stdin.take().unwrap();
+    writeln!(input, r#"{{"id": 1000, "datetime": "2030-01-01T00:00:00Z", "totalfee": 1, "services": [1]}}"#).unwrap();
+    input.flush().unwrap();
+    // Time for the import to open the store and read that line; the writer then stalls.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let started = Instant::now();
+    db.cli()
+        .args(["create", "--datetime", "2031-01-01T00:00:00Z", "--fee", "5", "--service", "1"])
+        .env("ORDERS__DATABASE__LOCK_TIMEOUT", "3s")
+        .assert()
+        .success();
+    eprintln!("create beside a stalled import took {:?}", started.elapsed());
+    drop(input); // end of input: the import goes ahead
+    let imported = import.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&imported.stderr);
+    assert!(imported.status.success(), "{stderr}");
+    assert!(stderr.contains("imported 1 orders"), "{stderr}");
+    db.cli().args(["get", "1000"]).assert().success();
 }
