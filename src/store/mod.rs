@@ -35,7 +35,9 @@ use sqlx::{AnyPool, ConnectOptions as _, Executor as _};
 use crate::config::Config;
 use crate::error::{Error, Result};
 
-pub use idempotency::{CreateOnce, IDEMPOTENCY_TTL, IdempotencyKey, Remembered, StoredResponse};
+pub use idempotency::{
+    CreateOnce, IDEMPOTENCY_KEYS_PER_SUBJECT, IDEMPOTENCY_TTL, IdempotencyKey, Remembered, StoredResponse,
+};
 pub use import::{ImportError, ImportReport};
 pub use orders::OrderQuery;
 pub use tokens::{NewRefreshToken, RefreshGrant};
@@ -50,6 +52,12 @@ const SLOW_STATEMENT: Duration = Duration::from_secs(1);
 
 /// Connections a pool opens up front (at most its size).
 const WARM_CONNECTIONS: u32 = 3;
+
+/// The most rows one purge of expired records (refresh tokens, idempotency keys) deletes: it
+/// runs inside a write, under the write lock, so its cost stays bounded however many records
+/// expired at once; each write that purges adds one record and removes up to this many, so the
+/// backlog drains.
+const PURGE_BATCH: i64 = 1000;
 
 /// Which database a store talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

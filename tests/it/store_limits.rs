@@ -1,6 +1,7 @@
 //! SPEC section 8 on the store's side: bounded waits for the write lock (503 with
-//! `Retry-After`) and for other locks, a statement bound that spares a long export, and an
-//! import that reads its input before it locks.
+//! `Retry-After`) and for other locks, a statement bound that spares a long export, an import
+//! that reads its input before it locks, refresh tokens refused without the lock, bounded
+//! growth of refresh tokens and idempotency keys, and the cap on access token lifetimes.
 
 use std::io::Write as _;
 use std::process::Stdio;
@@ -8,12 +9,14 @@ use std::time::{Duration, Instant};
 
 use futures_util::TryStreamExt as _;
 use orders::Error;
+use orders::auth::{Role, Tokens};
+use orders::config::AuthConfig;
 use orders::domain::{OrderFilter, Timestamp};
-use orders::store::{Store, StoreOptions};
+use orders::store::{IDEMPOTENCY_KEYS_PER_SUBJECT, IdempotencyKey, Store, StoreOptions, StoredResponse};
 use serde_json::json;
 use sqlx::{AnyConnection, Connection as _, Executor as _};
 
-use crate::api_helpers::{server_config, spawn_app_on};
+use crate::api_helpers::{SECRET, auth_config, server_config, spawn_app_on};
 use crate::helpers::{THREE_HOURS, TestDb, at, new_order};
 
 /// The store's write lock on PostgreSQL (`POSTGRES_WRITE_LOCK` in src/store/session.rs).
@@ -63,6 +66,10 @@ async fn hold_write_lock(db: &TestDb) -> AnyConnection {
 
 async fn release(mut holder: AnyConnection) {
     holder.execute("ROLLBACK").await.unwrap();
+}
+
+async fn count(db: &TestDb, query: &'static str, subject: &str) -> i64 {
+    sqlx::query_scalar(query).bind(subject).fetch_one(&mut by_hand(db).await).await.unwrap()
 }
 
 #[tokio::test]
@@ -208,4 +215,137 @@ async fn an_import_from_a_pipe_whose_writer_stalls_does_not_keep_other_writers_w
     assert!(imported.status.success(), "{stderr}");
     assert!(stderr.contains("imported 1 orders"), "{stderr}");
     db.cli().args(["get", "1000"]).assert().success();
+}
+
+/// `POST /auth/refresh` with `token`: (status, how long it took).
+async fn refresh(app: &crate::api_helpers::TestApp, token: &str) -> (u16, Duration) {
+    let started = Instant::now();
+    let body = json!({ "refresh_token": token }).to_string();
+    let reply = app.call("POST", "/auth/refresh", None, Some(&body), &[]).await;
+    (reply.status, started.elapsed())
+}
+
+#[tokio::test]
+async fn refresh_tokens_that_cannot_work_are_refused_at_once_while_the_write_lock_is_held() {
+    let db = TestDb::new().await;
+    let lock_timeout = Duration::from_secs(2);
+    let store = bounded_store(&db, lock_timeout).await;
+    let app = spawn_app_on(db, store, server_config()).await;
+    let tokens = app.tokens();
+    let issue =
+        async || tokens.issue(&app.store, "alice", Role::Reader, None, true).await.unwrap().refresh_token.unwrap();
+    let (used, live) = (issue().await, issue().await);
+    let rotated = tokens.refresh(&app.store, &used).await.unwrap().refresh_token.unwrap();
+    assert_eq!(refresh(&app, &used).await.0, 401, "reuse revokes the family");
+    let holder = hold_write_lock(app.db()).await;
+    for (case, token) in [("garbage", "not-a-token"), ("used, family revoked", &used), ("revoked", &rotated)] {
+        let (status, took) = refresh(&app, token).await;
+        assert_eq!(status, 401, "{case}");
+        assert!(took < Duration::from_millis(500), "{case}: {took:?} (lock_timeout {lock_timeout:?})");
+    }
+    let (status, took) = refresh(&app, &live).await;
+    assert_eq!(status, 503, "a live token waits for the lock like any write");
+    assert!(took >= lock_timeout - Duration::from_millis(50), "{took:?}");
+    release(holder).await;
+    assert_eq!(refresh(&app, &live).await.0, 200);
+}
+
+/// Tokens whose refresh-token families live `refresh_ttl`.
+fn tokens_living(refresh_ttl: Duration) -> Tokens {
+    Tokens::new(SECRET.as_bytes(), &AuthConfig { refresh_ttl, ..auth_config() }).unwrap()
+}
+
+#[tokio::test]
+async fn rotation_never_extends_a_refresh_token_family_past_its_first_issue() {
+    let db = TestDb::new().await;
+    let store = db.store().await;
+    let tokens = tokens_living(Duration::from_secs(1));
+    let issued_at = Instant::now();
+    let first = tokens.issue(&store, "bob", Role::Reader, None, true).await.unwrap().refresh_token.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let second = tokens.refresh(&store, &first).await.unwrap().refresh_token.unwrap();
+    let same = "SELECT CAST(COUNT(DISTINCT expires_at) AS BIGINT) FROM refresh_tokens WHERE subject = $1";
+    assert_eq!(count(&db, same, "bob").await, 1, "the successor inherits the family's expiry");
+    tokio::time::sleep_until((issued_at + Duration::from_millis(1100)).into()).await;
+    let late = tokens.refresh(&store, &second).await;
+    assert!(matches!(late, Err(Error::Unauthorized(_))), "{late:?}");
+}
+
+#[tokio::test]
+async fn an_expired_family_is_purged_with_its_used_tokens_when_another_token_is_issued() {
+    let db = TestDb::new().await;
+    let store = db.store().await;
+    let tokens = tokens_living(Duration::from_secs(1));
+    let rows = "SELECT CAST(COUNT(*) AS BIGINT) FROM refresh_tokens WHERE subject = $1";
+    let first = tokens.issue(&store, "carol", Role::Reader, None, true).await.unwrap().refresh_token.unwrap();
+    tokens.refresh(&store, &first).await.unwrap();
+    assert_eq!(count(&db, rows, "carol").await, 2, "a used token stays while its family lives");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    tokens.issue(&store, "dave", Role::Reader, None, true).await.unwrap();
+    assert_eq!(count(&db, rows, "carol").await, 0);
+    assert_eq!(count(&db, rows, "dave").await, 1);
+}
+
+fn key(subject: &str, key: &str) -> IdempotencyKey {
+    IdempotencyKey { subject: subject.to_owned(), key: key.to_owned(), request_hash: "h".to_owned() }
+}
+
+fn response(body: &str) -> StoredResponse {
+    StoredResponse { status: 201, headers: Vec::new(), body: body.to_owned() }
+}
+
+#[tokio::test]
+async fn a_subject_keeps_at_most_its_bound_of_idempotency_keys_and_loses_the_oldest_first() {
+    let db = TestDb::new().await;
+    let store = db.store().await;
+    let bound = usize::try_from(IDEMPOTENCY_KEYS_PER_SUBJECT).unwrap();
+    store.remember_response(&key("calm", "only"), &response("calm")).await.unwrap();
+    for i in 0..bound + 5 {
+        let name = format!("k{i:04}");
+        assert!(store.remember_response(&key("busy", &name), &response(&name)).await.unwrap().is_none());
+    }
+    let rows = "SELECT CAST(COUNT(*) AS BIGINT) FROM idempotency_keys WHERE subject = $1";
+    assert_eq!(count(&db, rows, "busy").await, IDEMPOTENCY_KEYS_PER_SUBJECT);
+    for gone in ["k0000", "k0004"] {
+        assert!(store.find_idempotency_key("busy", gone).await.unwrap().is_none(), "{gone}");
+    }
+    for kept in ["k0005".to_owned(), format!("k{:04}", bound + 4)] {
+        assert!(store.find_idempotency_key("busy", &kept).await.unwrap().is_some(), "{kept}");
+    }
+    assert!(store.find_idempotency_key("calm", "only").await.unwrap().is_some(), "other subjects keep theirs");
+}
+
+#[tokio::test]
+async fn expired_idempotency_keys_are_purged_and_an_expired_key_can_be_used_again() {
+    let db = TestDb::new().await;
+    let store = db.store().await;
+    let day_ago = Timestamp::now().millis() - 25 * 3_600_000;
+    let mut conn = by_hand(&db).await;
+    for name in ["again", "stale"] {
+        sqlx::query(
+            "INSERT INTO idempotency_keys (subject, key, request_hash, status, headers, body, created_at) \
+             VALUES ('s', $1, 'old', 201, '[]', 'old', $2)",
+        )
+        .bind(name)
+        .bind(day_ago)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    }
+    assert!(store.remember_response(&key("s", "again"), &response("new")).await.unwrap().is_none());
+    let found = store.find_idempotency_key("s", "again").await.unwrap().expect("the new response");
+    assert_eq!(found.response.body, "new");
+    assert_eq!(count(&db, "SELECT CAST(COUNT(*) AS BIGINT) FROM idempotency_keys WHERE subject = $1", "s").await, 1);
+}
+
+#[tokio::test]
+async fn token_issue_refuses_a_ttl_above_max_access_ttl_and_names_the_maximum() {
+    let db = TestDb::new().await;
+    let issue = |ttl: &str| {
+        let mut cmd = db.cli();
+        cmd.env("ORDERS__AUTH__JWT_SECRET", SECRET).env("ORDERS__AUTH__MAX_ACCESS_TTL", "2h");
+        cmd.args(["token", "issue", "--subject", "ci", "--role", "reader", "--ttl", ttl]).assert()
+    };
+    issue("2h").success();
+    issue("2h 1s").code(5).stderr("orders: invalid input: ttl: must be at most 2h (auth.max_access_ttl), not 2h 1s\n");
 }
