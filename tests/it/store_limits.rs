@@ -1,7 +1,8 @@
 //! SPEC section 8 on the store's side: bounded waits for the write lock (503 with
 //! `Retry-After`) and for other locks, a statement bound that spares a long export, an import
 //! that reads its input before it locks, refresh tokens refused without the lock, bounded
-//! growth of refresh tokens and idempotency keys, and the cap on access token lifetimes.
+//! growth of refresh tokens and idempotency keys, the cap on access token lifetimes, and an
+//! order's history paged like `/events`.
 
 use std::io::Write as _;
 use std::process::Stdio;
@@ -11,7 +12,7 @@ use futures_util::TryStreamExt as _;
 use orders::Error;
 use orders::auth::{Role, Tokens};
 use orders::config::AuthConfig;
-use orders::domain::{OrderFilter, Timestamp};
+use orders::domain::{OrderFilter, OrderPatch, Timestamp};
 use orders::store::{IDEMPOTENCY_KEYS_PER_SUBJECT, IdempotencyKey, Store, StoreOptions, StoredResponse};
 use serde_json::json;
 use sqlx::{AnyConnection, Connection as _, Executor as _};
@@ -348,4 +349,59 @@ async fn token_issue_refuses_a_ttl_above_max_access_ttl_and_names_the_maximum() 
     };
     issue("2h").success();
     issue("2h 1s").code(5).stderr("orders: invalid input: ttl: must be at most 2h (auth.max_access_ttl), not 2h 1s\n");
+}
+
+#[tokio::test]
+async fn an_orders_history_pages_by_seq_with_a_link_to_the_next_page() {
+    let db = TestDb::new().await;
+    let store = bounded_store(&db, Duration::from_secs(5)).await;
+    let app = spawn_app_on(db, store, server_config()).await;
+    let (a, b) = (app.create("2030-01-01T00:00:00Z", &[123]).await, app.create("2030-02-01T00:00:00Z", &[123]).await);
+    let (a, b) = (a["id"].as_i64().unwrap(), b["id"].as_i64().unwrap());
+    // a's events interleave with b's, so a's seqs have gaps.
+    for fee in 1..=4 {
+        for id in [a, b] {
+            let patch =
+                OrderPatch { totalfee: Some(orders::domain::Money::from_cents(fee * 100)), ..Default::default() };
+            app.store.update_order(id, &patch, None, "test").await.unwrap();
+        }
+    }
+    let mut path = format!("/orders/{a}/history?limit=2");
+    let (mut seqs, mut pages) = (Vec::new(), 0);
+    loop {
+        let page = app.get(&path).await;
+        assert_eq!(page.status, 200, "{path}: {}", page.text);
+        let events = page.json();
+        assert!(events.as_array().unwrap().iter().all(|e| e["order_id"] == a));
+        seqs.extend(events.as_array().unwrap().iter().map(|e| e["seq"].as_i64().unwrap()));
+        pages += 1;
+        let Some(link) = page.header("link") else { break };
+        let next = link.strip_prefix('<').and_then(|l| l.strip_suffix(">; rel=\"next\"")).expect("a next link");
+        path = next.to_owned();
+    }
+    assert_eq!((seqs.len(), pages), (5, 3), "{seqs:?}");
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
+    let whole = app.get(&format!("/orders/{a}/history")).await;
+    assert_eq!((whole.json().as_array().unwrap().len(), whole.header("link")), (5, None));
+    let past_the_end = app.get(&format!("/orders/{a}/history?after={}", seqs[4])).await;
+    assert_eq!((past_the_end.status, past_the_end.json()), (200, json!([])));
+    assert_eq!(app.get("/orders/999999/history?after=0").await.status, 404, "an id that never existed");
+    for bad in ["limit=0", "limit=1001", "after=-1", "after=x", "page=2"] {
+        assert_eq!(app.get(&format!("/orders/{a}/history?{bad}")).await.status, 400, "{bad}");
+    }
+}
+
+#[tokio::test]
+async fn orders_history_prints_every_event_however_many_pages_the_api_would_take() {
+    let db = TestDb::new().await;
+    let store = bounded_store(&db, Duration::from_secs(5)).await;
+    let order = store.create_order(&new_order(at("2030-01-01T00:00:00Z"), &[123]), "test").await.unwrap();
+    for fee in 1..=150 {
+        let patch = OrderPatch { totalfee: Some(orders::domain::Money::from_cents(fee)), ..Default::default() };
+        store.update_order(order.id, &patch, None, "test").await.unwrap();
+    }
+    store.close().await;
+    let history = db.cli().args(["history", &order.id.to_string(), "-o", "json"]).assert().success();
+    let events: serde_json::Value = serde_json::from_slice(&history.get_output().stdout).unwrap();
+    assert_eq!(events.as_array().unwrap().len(), 151);
 }
