@@ -16,5 +16,6 @@ mod openapi_check;
 mod references;
 mod schedule;
 mod store;
+mod store_limits;
 mod tui_e2e;
 mod tui_scenarios;
