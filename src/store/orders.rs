@@ -534,7 +534,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_streams_own_connection_is_outside_the_pool_with_the_pools_session_settings() {
+    async fn a_streams_own_connection_is_outside_the_pool_with_the_pools_session_settings_but_no_statement_bound() {
         // PostgreSQL when the suite runs against it, else a SQLite file.
         let dir = tempfile::tempdir().unwrap();
         let url = std::env::var("ORDERS_TEST_DATABASE_URL")
@@ -546,9 +546,13 @@ mod tests {
         let held = store.pool.acquire().await.unwrap();
         let mut own = store.connect_unpooled().await.unwrap().expect("a connection of its own");
         let expected: &[(&str, &str)] = match store.backend {
-            Backend::Postgres => &[("SELECT current_setting('jit')", "off")],
+            Backend::Postgres => &[
+                ("SELECT current_setting('jit')", "off"),
+                ("SELECT current_setting('lock_timeout')", "5s"),
+                ("SELECT current_setting('statement_timeout')", "0"),
+            ],
             Backend::Sqlite => &[
-                ("SELECT CAST((SELECT * FROM pragma_busy_timeout) AS TEXT)", "30000"),
+                ("SELECT CAST((SELECT * FROM pragma_busy_timeout) AS TEXT)", "5000"),
                 ("SELECT CAST((SELECT * FROM pragma_foreign_keys) AS TEXT)", "1"),
             ],
         };
