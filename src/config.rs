@@ -44,6 +44,18 @@ pub struct DatabaseConfig {
     /// idle inside a transaction.
     #[serde(with = "humantime_serde")]
     pub statement_timeout: Duration,
+    /// SQLite's durability: `full` (a committed write survives a power loss) or `normal`.
+    pub sqlite_synchronous: SqliteSynchronous,
+}
+
+/// `database.sqlite_synchronous`: SQLite's `PRAGMA synchronous` in WAL mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SqliteSynchronous {
+    /// Every commit is synced to disk before it is acknowledged.
+    Full,
+    /// Commits are synced at checkpoints only: faster, and a power loss can drop the last ones.
+    Normal,
 }
 
 /// `[server]`.
@@ -228,6 +240,7 @@ mod tests {
         assert_eq!(config.rules.min_gap, Duration::from_secs(3 * 3600));
         assert_eq!(config.server.body_limit, ByteSize::kib(64));
         assert!(config.auth.jwt_secret.is_none());
+        assert_eq!(config.database.sqlite_synchronous, SqliteSynchronous::Full);
     }
 
     #[test]

@@ -32,7 +32,7 @@ use sqlx::migrate::Migrator;
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{AnyPool, ConnectOptions as _, Executor as _};
 
-use crate::config::Config;
+use crate::config::{Config, SqliteSynchronous};
 use crate::error::{Error, Result};
 
 pub use idempotency::{
@@ -99,6 +99,9 @@ pub struct StoreOptions {
     /// How long a statement may run, and a session sit idle in a transaction (PostgreSQL;
     /// zero: no bound).
     pub statement_timeout: Duration,
+    /// SQLite's `synchronous` setting: `Full` (a committed write survives a power loss) or
+    /// `Normal` (it may not; faster).
+    pub sqlite_synchronous: SqliteSynchronous,
 }
 
 impl StoreOptions {
@@ -110,6 +113,7 @@ impl StoreOptions {
             min_gap: config.rules.min_gap,
             lock_timeout: config.database.lock_timeout,
             statement_timeout: config.database.statement_timeout,
+            sqlite_synchronous: config.database.sqlite_synchronous,
         }
     }
 }
@@ -123,6 +127,7 @@ impl Default for StoreOptions {
             min_gap: Duration::from_secs(3 * 3600),
             lock_timeout: Duration::from_secs(5),
             statement_timeout: Duration::from_secs(30),
+            sqlite_synchronous: SqliteSynchronous::Full,
         }
     }
 }
@@ -156,6 +161,8 @@ pub struct Store {
     min_gap: Duration,
     /// The bounds on waiting for the database (see `session`).
     bounds: Bounds,
+    /// SQLite's `synchronous` for every connection.
+    synchronous: SqliteSynchronous,
 }
 
 impl Store {
@@ -176,9 +183,10 @@ impl Store {
         let mut pool =
             AnyPoolOptions::new().max_connections(options.max_connections).acquire_timeout(reader::ACQUIRE_TIMEOUT);
         let bounds = Bounds { lock_timeout: options.lock_timeout, statement_timeout: options.statement_timeout };
+        let synchronous = options.sqlite_synchronous;
         pool = match backend {
             Backend::Sqlite => {
-                pool.after_connect(move |conn, _| Box::pin(async move { tune_sqlite(conn, bounds).await }))
+                pool.after_connect(move |conn, _| Box::pin(async move { tune_sqlite(conn, bounds, synchronous).await }))
             }
             Backend::Postgres => {
                 pool.after_connect(move |conn, _| Box::pin(async move { tune_postgres(conn, bounds).await }))
@@ -232,6 +240,7 @@ impl Store {
             postgres,
             min_gap: options.min_gap,
             bounds,
+            synchronous,
         };
         if options.auto_migrate {
             store.migrate().await?;
@@ -337,7 +346,7 @@ impl Store {
             // bound (a stalled client is cut by `server.stream_stall` instead); the lock bound stays.
             let bounds = Bounds { statement_timeout: Duration::ZERO, ..self.bounds };
             match self.backend {
-                Backend::Sqlite => tune_sqlite(&mut conn, bounds).await?,
+                Backend::Sqlite => tune_sqlite(&mut conn, bounds, self.synchronous).await?,
                 Backend::Postgres => tune_postgres(&mut conn, bounds).await?,
             }
             Ok::<_, Error>(conn)
@@ -475,6 +484,7 @@ mod tests {
             min_gap: Duration::ZERO,
             lock_timeout: Duration::from_millis(1500),
             statement_timeout: Duration::from_secs(20),
+            sqlite_synchronous: SqliteSynchronous::Full,
         };
         let store = Store::connect(&url, &options).await.unwrap();
         let expected: &[(&str, &str)] = match store.backend {
@@ -489,6 +499,7 @@ mod tests {
                 ("SELECT CAST((SELECT * FROM pragma_journal_mode) AS TEXT)", "wal"),
                 ("SELECT CAST((SELECT * FROM pragma_foreign_keys) AS TEXT)", "1"),
                 ("SELECT CAST((SELECT * FROM pragma_busy_timeout) AS TEXT)", "1500"),
+                ("SELECT CAST((SELECT * FROM pragma_synchronous) AS TEXT)", "2"),
             ],
         };
         // Both connections of the pool at once: each got the settings when it was opened.
@@ -498,6 +509,20 @@ mod tests {
                 let got: String = sqlx::query_scalar(*query).fetch_one(&mut **conn).await.unwrap();
                 assert_eq!(got, *value, "{query}");
             }
+        }
+    }
+
+    #[tokio::test]
+    async fn sqlite_syncs_every_commit_unless_configured_normal() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("sync.db").display());
+        for (synchronous, pragma) in [(SqliteSynchronous::Full, 2), (SqliteSynchronous::Normal, 1)] {
+            let options =
+                StoreOptions { max_connections: 1, sqlite_synchronous: synchronous, ..StoreOptions::default() };
+            let store = Store::connect(&url, &options).await.unwrap();
+            let got: i64 = sqlx::query_scalar("SELECT * FROM pragma_synchronous").fetch_one(&store.pool).await.unwrap();
+            assert_eq!(got, pragma, "{synchronous:?}");
+            store.close().await;
         }
     }
 

@@ -21,6 +21,7 @@ use sqlx::{Any, AnyConnection, AssertSqlSafe, Executor as _, Transaction};
 use tokio::time::Instant;
 
 use super::{Backend, Store};
+use crate::config::SqliteSynchronous;
 use crate::error::{Error, Result};
 
 /// The key of the PostgreSQL advisory lock that serializes every write (see [`Store::begin_write`]);
@@ -98,10 +99,22 @@ fn sqlite_busy_millis(wait: Option<Duration>) -> i64 {
 
 /// Makes SQLite fit for several writers: WAL (readers never block the writer), a busy timeout
 /// of `database.lock_timeout` (writers from other processes wait that long instead of failing
-/// at once), foreign keys on.
-pub(super) async fn tune_sqlite(conn: &mut AnyConnection, bounds: Bounds) -> sqlx::Result<()> {
+/// at once), foreign keys on; and durable as `database.sqlite_synchronous` says. With `FULL`
+/// (the default, SPEC section 8) every commit syncs the WAL before it returns, so an
+/// acknowledged write survives a power loss, and with it the change feed's `seq` (AUTOINCREMENT
+/// keeps its high-water mark in the same file); with `NORMAL` the WAL is synced only at
+/// checkpoints, and the last commits before a power loss can be lost (never corrupted).
+pub(super) async fn tune_sqlite(
+    conn: &mut AnyConnection,
+    bounds: Bounds,
+    synchronous: SqliteSynchronous,
+) -> sqlx::Result<()> {
     conn.execute("PRAGMA journal_mode = WAL").await?;
-    conn.execute("PRAGMA synchronous = NORMAL").await?;
+    conn.execute(match synchronous {
+        SqliteSynchronous::Full => "PRAGMA synchronous = FULL",
+        SqliteSynchronous::Normal => "PRAGMA synchronous = NORMAL",
+    })
+    .await?;
     let busy = sqlite_busy_millis(Some(bounds.lock_timeout).filter(|d| !d.is_zero()));
     conn.execute(AssertSqlSafe(format!("PRAGMA busy_timeout = {busy}"))).await?;
     conn.execute("PRAGMA foreign_keys = ON").await?;
