@@ -110,7 +110,8 @@ pub struct AuthConfig {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RulesConfig {
-    /// No two orders closer than this; zero disables the rule.
+    /// No two orders closer than this; zero disables the rule. Whole milliseconds. Only a new
+    /// database takes it: one that holds a rule keeps its own (`orders rules set-gap`).
     #[serde(with = "humantime_serde")]
     pub min_gap: Duration,
 }
@@ -211,7 +212,10 @@ impl Config {
         if let Some(url) = &sources.database_url {
             builder = builder.set_override("database.url", url.as_str()).map_err(invalid)?;
         }
-        builder.build().map_err(invalid)?.try_deserialize().map_err(invalid)
+        let config: Self = builder.build().map_err(invalid)?.try_deserialize().map_err(invalid)?;
+        crate::domain::schedule::check_gap(config.rules.min_gap)
+            .map_err(|e| ConfigError::Invalid(format!("rules.min_gap {e}")))?;
+        Ok(config)
     }
 
     /// The effective configuration as TOML, secrets redacted.

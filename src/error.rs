@@ -35,6 +35,24 @@ pub enum Error {
         /// The configured minimum gap.
         min_gap: Duration,
     },
+    /// A new minimum gap that stored orders break (`orders rules set-gap`): the closest two.
+    #[error(
+        "orders {} at {} and {} at {} are {} apart, closer than {}",
+        .first_id, .first_datetime, .second_id, .second_datetime,
+        format_gap(.first_datetime.distance(*.second_datetime)), format_gap(*.min_gap)
+    )]
+    GapViolated {
+        /// The earlier order of the closest pair.
+        first_id: i64,
+        /// Its datetime.
+        first_datetime: Timestamp,
+        /// The later one.
+        second_id: i64,
+        /// Its datetime.
+        second_datetime: Timestamp,
+        /// The gap they break.
+        min_gap: Duration,
+    },
     /// The catalogue already has that service id or name, or an import repeats an existing id.
     #[error("{0}")]
     Duplicate(String),
@@ -96,6 +114,21 @@ mod tests {
             min_gap: Duration::from_secs(3 * 3600),
         };
         assert_eq!(err.to_string(), "order 224 at 2022-11-01T14:11:11.111Z is within 3h of 2022-11-01T15:00:00.000Z");
+    }
+
+    #[test]
+    fn a_gap_that_stored_orders_break_names_both_and_the_gap() {
+        let err = Error::GapViolated {
+            first_id: 224,
+            first_datetime: Timestamp::parse("2022-11-01T14:11:11.111Z").unwrap(),
+            second_id: 225,
+            second_datetime: Timestamp::parse("2022-11-01T17:11:11.111Z").unwrap(),
+            min_gap: Duration::from_secs(4 * 3600),
+        };
+        assert_eq!(
+            err.to_string(),
+            "orders 224 at 2022-11-01T14:11:11.111Z and 225 at 2022-11-01T17:11:11.111Z are 3h apart, closer than 4h"
+        );
     }
 
     #[test]

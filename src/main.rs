@@ -57,7 +57,11 @@ fn exit_code(err: &anyhow::Error) -> u8 {
         if let Some(err) = cause.downcast_ref::<Error>() {
             return match err {
                 Error::NotFound { .. } => 3,
-                Error::Schedule { .. } | Error::Duplicate(_) | Error::InUse(_) | Error::Stale { .. } => 4,
+                Error::Schedule { .. }
+                | Error::GapViolated { .. }
+                | Error::Duplicate(_)
+                | Error::InUse(_)
+                | Error::Stale { .. } => 4,
                 Error::Invalid(_) => 5,
                 Error::Unavailable(_) | Error::Busy(_) => 6,
                 Error::Unauthorized(_) | Error::Forbidden(_) | Error::Internal(_) => 1,

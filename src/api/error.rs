@@ -149,6 +149,13 @@ fn app_problem(err: &Error) -> Problem {
                 .with("conflicting_order", json!({ "id": conflicting_id, "datetime": conflicting_datetime }))
                 .with("min_gap_seconds", json!(min_gap.as_secs()))
         }
+        // No route changes the rule (`orders rules set-gap` is local); the closest pair as a
+        // schedule conflict, should one ever come to the API.
+        Error::GapViolated { first_id, first_datetime, min_gap, .. } => {
+            Problem::new(StatusCode::CONFLICT, "schedule-conflict", err.to_string())
+                .with("conflicting_order", json!({ "id": first_id, "datetime": first_datetime }))
+                .with("min_gap_seconds", json!(min_gap.as_secs()))
+        }
         Error::Duplicate(_) => Problem::new(StatusCode::CONFLICT, "duplicate", err.to_string()),
         Error::InUse(_) => Problem::new(StatusCode::CONFLICT, "in-use", err.to_string()),
         Error::Stale { actual, .. } => {

@@ -18,10 +18,13 @@
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::{Connection as _, Executor as _, Postgres, Transaction};
 
+use std::time::Duration;
+
 use super::Store;
 use super::history::insert_history;
 use super::import::{Catalogue, ImportError, ImportReport, NewOrders, taken, too_close};
 use super::orders::{SELECT_LAST_ORDER_ID, insert_order_services, insert_orders, next_after};
+use super::rules::{SELECT_GAP, gap_from_millis, is_gap_violation};
 use super::services::{INSERT_SERVICE, SELECT_CATALOGUE};
 use super::session::{
     Bounds, POSTGRES_BEGIN_WRITE, POSTGRES_BOUNDS, POSTGRES_TAKE_WRITE_LOCK, POSTGRES_TUNING, POSTGRES_WRITE_LOCK,
@@ -72,16 +75,18 @@ pub(super) async fn import(
     let catalogue = Catalogue::new(catalogue.into_iter().map(|(id, name)| Service { id, name }).collect());
     let last_id: Option<i64> = sqlx::query_scalar(SELECT_LAST_ORDER_ID).fetch_one(&mut *tx).await.map_err(outside)?;
     let mut orders = NewOrders::new(catalogue, next_after(last_id).map_err(ImportError::outside)?);
+    let gap: Option<i64> = sqlx::query_scalar(SELECT_GAP).fetch_optional(&mut *tx).await.map_err(outside)?;
+    let gap = gap_from_millis(gap.unwrap_or(0));
     run(&mut tx, CREATE_STAGING).await?;
     let (staged, stopped) = stage(&mut tx, records, &mut orders).await?;
-    if let Some(error) = first_bad_record(&mut tx, store, stopped).await? {
+    if let Some(error) = first_bad_record(&mut tx, gap, stopped).await? {
         return Err(error);
     }
     for (record, service) in &orders.catalogue.created {
         let insert = sqlx::query(INSERT_SERVICE).bind(service.id).bind(&service.name).bind(name_key(&service.name));
         insert.execute(&mut *tx).await.map_err(|e| ImportError::at(*record, e.into()))?;
     }
-    write(&mut tx, actor, orders.now.millis()).await?;
+    write(&mut tx, actor, orders.now.millis(), gap).await?;
     tx.commit().await.map_err(outside)?;
     let _ = conn.close().await;
     Ok(ImportReport { orders: staged, services: orders.catalogue.created.len() as u64 })
@@ -172,10 +177,10 @@ fn copy_row(out: &mut Vec<u8>, record: usize, order: &Order) -> Result<()> {
 /// record by record would have found it first.
 async fn first_bad_record(
     tx: &mut PgConnection,
-    store: &Store,
+    gap: Duration,
     stopped: Option<ImportError>,
 ) -> Result<Option<ImportError>, ImportError> {
-    let close = first_too_close(tx, store).await?;
+    let close = first_too_close(tx, gap).await?;
     if close.is_none() && stopped.is_none() {
         return Ok(None); // unless an id is taken: writing the orders finds that
     }
@@ -191,8 +196,8 @@ async fn first_taken(tx: &mut PgConnection) -> Result<Option<ImportError>, Impor
 }
 
 /// The first staged record too close to an earlier order.
-async fn first_too_close(tx: &mut PgConnection, store: &Store) -> Result<Option<ImportError>, ImportError> {
-    let Some(reach) = schedule::conflict_reach(store.min_gap) else {
+async fn first_too_close(tx: &mut PgConnection, gap: Duration) -> Result<Option<ImportError>, ImportError> {
+    let Some(reach) = schedule::conflict_reach(gap) else {
         return Ok(None);
     };
     let any: bool = sqlx::query_scalar(ANY_TOO_CLOSE).bind(reach).fetch_one(&mut *tx).await.map_err(outside)?;
@@ -203,14 +208,18 @@ async fn first_too_close(tx: &mut PgConnection, store: &Store) -> Result<Option<
     let first: Option<(i64, i64, i64, i64, i64)> =
         sqlx::query_as(FIRST_TOO_CLOSE).bind(reach).fetch_optional(&mut *tx).await.map_err(outside)?;
     Ok(first.map(|(record, _, earlier, earlier_at, datetime)| {
-        too_close(record_number(record), (earlier, earlier_at), datetime, store.min_gap)
+        too_close(record_number(record), (earlier, earlier_at), datetime, gap)
     }))
 }
 
 /// Writes the staged orders, their services and their `created` events. The staging table
 /// was written once, by COPY, so a plain scan returns its rows in record order, and the
 /// events' `seq` follows the records.
-async fn write(tx: &mut PgConnection, actor: &str, now: i64) -> Result<(), ImportError> {
+///
+/// The exclusion constraint checks every row again (see `rules`); it can only refuse one when
+/// a writer outside the store's lock (SQL typed by hand) committed an order too close since
+/// the checks ran, and the first record too close is then found again, that order now seen.
+async fn write(tx: &mut PgConnection, actor: &str, now: i64, gap: Duration) -> Result<(), ImportError> {
     run(tx, "SAVEPOINT import_orders").await?;
     let orders = concat!(insert_orders!(), "SELECT id, datetime, totalfee_cents, 1, $1, $1 FROM import_orders");
     match sqlx::query(orders).bind(now).execute(&mut *tx).await {
@@ -219,6 +228,11 @@ async fn write(tx: &mut PgConnection, actor: &str, now: i64) -> Result<(), Impor
             run(tx, "ROLLBACK TO SAVEPOINT import_orders").await?;
             let first = first_taken(tx).await?;
             return Err(first.unwrap_or_else(|| ImportError::outside(Error::Internal(e.to_string()))));
+        }
+        Err(e) if is_gap_violation(&e) => {
+            run(tx, "ROLLBACK TO SAVEPOINT import_orders").await?;
+            let first = first_too_close(tx, gap).await?;
+            return Err(first.unwrap_or_else(|| outside(e)));
         }
         Err(e) => return Err(outside(e)),
     }

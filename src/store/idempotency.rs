@@ -189,14 +189,17 @@ impl Store {
         key: &IdempotencyKey,
         respond: impl FnOnce(&Order) -> StoredResponse + Send,
     ) -> Result<CreateOnce> {
-        let mut tx = self.begin_write().await?;
-        if let Some(earlier) = find(&mut tx, &key.subject, &key.key).await? {
-            return Ok(CreateOnce::Replayed(earlier));
-        }
-        let order = self.create_in(&mut tx, new, actor).await?;
-        let response = respond(&order);
-        insert(&mut tx, key, &response).await?;
-        tx.commit().await?;
-        Ok(CreateOnce::Created(response))
+        let created = async {
+            let mut tx = self.begin_write().await?;
+            if let Some(earlier) = find(&mut tx, &key.subject, &key.key).await? {
+                return Ok(CreateOnce::Replayed(earlier));
+            }
+            let order = self.create_in(&mut tx, new, actor).await?;
+            let response = respond(&order);
+            insert(&mut tx, key, &response).await?;
+            tx.commit().await?;
+            Ok(CreateOnce::Created(response))
+        };
+        self.named(created.await, None).await
     }
 }

@@ -17,10 +17,10 @@ use std::time::Duration;
 use sqlx::{AnyConnection, Executor as _};
 
 use super::history::insert_history;
-use super::orders::{insert_order_services, insert_orders, next_order_id};
+use super::orders::{NEAREST_IN_WINDOW, insert_order_services, insert_orders, next_order_id};
 use super::services::{INSERT_SERVICE, catalogue};
 use super::sql::{Rows, Sql};
-use super::{Backend, Store, copy_import};
+use super::{Backend, Store, copy_import, rules};
 use crate::domain::schedule;
 use crate::domain::service::name_key;
 use crate::domain::{EventKind, Money, NewOrder, Order, Service, ServiceRef, Timestamp};
@@ -181,6 +181,8 @@ struct Pending {
 struct Importer<'s> {
     store: &'s Store,
     actor: &'s str,
+    /// The minimum gap the database holds, read under the write lock.
+    gap: Duration,
     orders: NewOrders,
     /// How many of `orders.catalogue.created` are stored.
     services_written: usize,
@@ -194,6 +196,7 @@ impl<'s> Importer<'s> {
         Ok(Self {
             store,
             actor,
+            gap: rules::stored_gap(conn).await?.unwrap_or_default(),
             orders: NewOrders::new(catalogue, next_order_id(conn).await?),
             services_written: 0,
             batch: Vec::with_capacity(BATCH),
@@ -248,9 +251,7 @@ impl<'s> Importer<'s> {
         let (valid, taken_ones) = batch.split_at(first_taken?.unwrap_or(batch.len()));
         if !valid.is_empty() {
             let inserts = if taken_ones.is_empty() { inserts } else { insert_statements(backend, valid, actor) };
-            for statement in inserts.map_err(ImportError::outside)? {
-                statement.query().execute(&mut *conn).await.map_err(|e| ImportError::outside(e.into()))?;
-            }
+            self.write_batch(conn, valid, inserts.map_err(ImportError::outside)?).await?;
             self.check_gaps(conn, valid).await?;
             self.written += valid.len() as u64;
         }
@@ -260,11 +261,70 @@ impl<'s> Importer<'s> {
         }
     }
 
+    /// Runs a batch's inserts under a savepoint. The schema's rule checks every row as it is
+    /// inserted (see `rules`) and refuses a statement with a row too close to an order before
+    /// it, without saying which: the batch is then undone and its first bad record found here.
+    async fn write_batch(
+        &self,
+        conn: &mut AnyConnection,
+        batch: &[Pending],
+        inserts: Vec<Sql>,
+    ) -> Result<(), ImportError> {
+        let outside = |e: sqlx::Error| ImportError::outside(e.into());
+        conn.execute("SAVEPOINT import_batch").await.map_err(outside)?;
+        for statement in inserts {
+            match statement.query().execute(&mut *conn).await {
+                Ok(_) => {}
+                Err(e) if rules::is_gap_violation(&e) => {
+                    conn.execute("ROLLBACK TO SAVEPOINT import_batch").await.map_err(outside)?;
+                    return Err(self.first_too_close(conn, batch).await?.unwrap_or_else(|| outside(e)));
+                }
+                Err(e) => return Err(outside(e)),
+            }
+        }
+        conn.execute("RELEASE SAVEPOINT import_batch").await.map_err(outside)?;
+        Ok(())
+    }
+
+    /// The first record of `batch` (not written) too close to an order before it: a stored
+    /// one, or an earlier record of the batch; named with the nearest such order, as
+    /// [`Importer::check_gaps`] names it. One index-backed lookup per record, on this failure
+    /// path only.
+    async fn first_too_close(
+        &self,
+        conn: &mut AnyConnection,
+        batch: &[Pending],
+    ) -> Result<Option<ImportError>, ImportError> {
+        let Some(reach) = schedule::conflict_reach(self.gap) else { return Ok(None) };
+        for (i, pending) in batch.iter().enumerate() {
+            let at = pending.order.datetime.millis();
+            let stored: Option<(i64, i64, i64)> = sqlx::query_as(NEAREST_IN_WINDOW)
+                .bind(at)
+                .bind(at)
+                .bind(pending.order.id)
+                .bind(at)
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(|e| ImportError::outside(e.into()))?;
+            let earlier = batch[..i].iter().map(|e| (e.order.id, e.order.datetime.millis()));
+            let nearest = stored
+                .map(|(id, datetime, _)| (id, datetime))
+                .into_iter()
+                .chain(earlier)
+                .filter(|&(_, datetime)| datetime.abs_diff(at) <= reach.unsigned_abs())
+                .min_by_key(|&(id, datetime)| (datetime.abs_diff(at), id, datetime));
+            if let Some(nearest) = nearest {
+                return Ok(Some(too_close(pending.record, nearest, at, self.gap)));
+            }
+        }
+        Ok(None)
+    }
+
     /// The scheduling rule for a written batch: every pair closer than the gap with at least
     /// one order of the batch. The later of the two (in input order; stored orders come first)
     /// is the bad record, and the nearest earlier order is the one named.
     async fn check_gaps(&self, conn: &mut AnyConnection, batch: &[Pending]) -> Result<(), ImportError> {
-        let Some(reach) = schedule::conflict_reach(self.store.min_gap) else {
+        let Some(reach) = schedule::conflict_reach(self.gap) else {
             return Ok(());
         };
         let ids: Vec<i64> = batch.iter().map(|p| p.order.id).collect();
@@ -288,7 +348,7 @@ impl<'s> Importer<'s> {
         match worst {
             None => Ok(()),
             Some((record, _, earlier, earlier_at, datetime)) => {
-                Err(too_close(record, (earlier, earlier_at), datetime, self.store.min_gap))
+                Err(too_close(record, (earlier, earlier_at), datetime, self.gap))
             }
         }
     }

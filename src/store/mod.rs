@@ -15,6 +15,7 @@ mod import;
 mod lookups;
 mod orders;
 mod reader;
+mod rules;
 mod services;
 mod session;
 mod sql;
@@ -40,6 +41,7 @@ pub use idempotency::{
 };
 pub use import::{ImportError, ImportReport};
 pub use orders::OrderQuery;
+pub use rules::Rule;
 pub use tokens::{NewRefreshToken, RefreshGrant};
 
 use session::{Bounds, tune_postgres, tune_sqlite};
@@ -92,7 +94,8 @@ pub struct StoreOptions {
     pub max_connections: u32,
     /// Apply pending migrations on open.
     pub auto_migrate: bool,
-    /// The scheduling rule's minimum gap.
+    /// The scheduling rule's minimum gap for a database that holds none yet (a new one); a
+    /// database that holds one keeps it (see [`Store::rule_notice`]).
     pub min_gap: Duration,
     /// How long a write waits for the write lock (zero: as long as it takes).
     pub lock_timeout: Duration,
@@ -158,7 +161,10 @@ pub struct Store {
     backend: Backend,
     /// How to open a connection of PostgreSQL's own driver (an import's COPY needs one).
     postgres: Option<Arc<PgConnectOptions>>,
-    min_gap: Duration,
+    /// The gap a database that holds no rule yet is given (see `rules`).
+    configured_gap: Duration,
+    /// Said once when the configured gap is not the one the database holds.
+    rule_notice: Option<Arc<str>>,
     /// The bounds on waiting for the database (see `session`).
     bounds: Bounds,
     /// SQLite's `synchronous` for every connection.
@@ -169,10 +175,14 @@ impl Store {
     /// Opens the store at `url` (`sqlite://FILE`, created on first use, or `postgres://…`),
     /// and migrates it when `options.auto_migrate` is set.
     ///
+    /// The database's scheduling rule is then read, or, for a database that holds none yet,
+    /// stored as `options.min_gap` says (see `rules`).
+    ///
     /// # Errors
-    /// [`Error::Invalid`] for a URL of another scheme, [`Error::Unavailable`] when the database
-    /// cannot be reached.
+    /// [`Error::Invalid`] for a URL of another scheme or a minimum gap that is not whole
+    /// milliseconds, [`Error::Unavailable`] when the database cannot be reached.
     pub async fn connect(url: &str, options: &StoreOptions) -> Result<Self> {
+        crate::domain::schedule::check_gap(options.min_gap).map_err(|e| Error::invalid("rules.min_gap", e))?;
         static DRIVERS: Once = Once::new();
         DRIVERS.call_once(sqlx::any::install_default_drivers);
         let backend = Backend::from_url(url)?;
@@ -231,20 +241,31 @@ impl Store {
             true => 0,
             false => options.max_connections as usize,
         };
-        let store = Self {
+        let mut store = Self {
             pool,
             readers: reader::Stash::new(readers),
             lookups: lookups::Lookups::new(),
             write_gate: Arc::default(),
             backend,
             postgres,
-            min_gap: options.min_gap,
+            configured_gap: options.min_gap,
+            rule_notice: None,
             bounds,
             synchronous,
         };
-        if options.auto_migrate {
-            store.migrate().await?;
-        }
+        let stored = match options.auto_migrate {
+            true => store.migrate_and_establish().await?,
+            false => store.establish_rule(options.min_gap).await?,
+        };
+        store.rule_notice = stored.filter(|&stored| stored != options.min_gap).map(|stored| {
+            use crate::domain::schedule::format_gap;
+            let (configured, stored) = (format_gap(options.min_gap), format_gap(stored));
+            format!(
+                "rules.min_gap is {configured} in the configuration, but this database holds {stored}: following \
+                 the database (`orders rules` shows the rule; `orders rules set-gap` changes it)"
+            )
+            .into()
+        });
         Ok(store)
     }
 
@@ -256,9 +277,21 @@ impl Store {
     /// and one that must run longer than `database.statement_timeout` (an index on a large
     /// table) lifts that bound itself (`SET LOCAL statement_timeout = 0` as its first line).
     ///
+    /// A database that holds no scheduling rule yet is then given the configured one.
+    ///
     /// # Errors
     /// When the database is unreachable or a migration fails (or was changed after it ran).
     pub async fn migrate(&self) -> Result<()> {
+        self.migrate_and_establish().await.map(drop)
+    }
+
+    /// [`Store::migrate`], returning the gap the database holds.
+    async fn migrate_and_establish(&self) -> Result<Option<Duration>> {
+        self.run_migrations().await?;
+        self.establish_rule(self.configured_gap).await
+    }
+
+    async fn run_migrations(&self) -> Result<()> {
         let migrator = match self.backend {
             Backend::Sqlite => &SQLITE_MIGRATIONS,
             Backend::Postgres => &POSTGRES_MIGRATIONS,
@@ -274,9 +307,10 @@ impl Store {
         self.backend
     }
 
-    /// The scheduling rule's minimum gap this store enforces.
-    pub fn min_gap(&self) -> Duration {
-        self.min_gap
+    /// What to tell whoever opened the store when the configured minimum gap is not the one
+    /// the database holds (which the store follows); `None` when they agree.
+    pub fn rule_notice(&self) -> Option<&str> {
+        self.rule_notice.as_deref()
     }
 
     /// Checks that the database answers (for `/readyz`).
@@ -426,14 +460,64 @@ fn is_foreign_key_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db) if db.is_foreign_key_violation())
 }
 
+/// A fresh database for a unit test that writes: a SQLite file, or, when the suite runs against
+/// PostgreSQL (`ORDERS_TEST_DATABASE_URL`), a uniquely named database on that server, dropped
+/// afterwards (as tests/it/helpers.rs does for the integration suite).
+#[cfg(test)]
+pub(super) struct TestDatabase {
+    pub(super) url: String,
+    postgres: Option<(String, String)>,
+    _dir: tempfile::TempDir,
+}
+
+#[cfg(test)]
+impl TestDatabase {
+    pub(super) async fn new() -> Self {
+        use sqlx::Connection as _;
+        let dir = tempfile::tempdir().unwrap();
+        match std::env::var("ORDERS_TEST_DATABASE_URL").ok().filter(|url| !url.is_empty()) {
+            None => {
+                Self { url: format!("sqlite://{}", dir.path().join("unit.db").display()), postgres: None, _dir: dir }
+            }
+            Some(admin) => {
+                let name = format!("orders_unit_{}", uuid::Uuid::new_v4().simple());
+                let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+                conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).await.unwrap();
+                let (base, _) = admin.rsplit_once('/').expect("a PostgreSQL URL names a database");
+                Self { url: format!("{base}/{name}"), postgres: Some((admin, name)), _dir: dir }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let Some((admin, name)) = self.postgres.take() else { return };
+        let _ = std::thread::spawn(move || {
+            use sqlx::Connection as _;
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            runtime.block_on(async {
+                let mut conn = sqlx::PgConnection::connect(&admin).await?;
+                conn.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).await
+            })
+        })
+        .join();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn the_reference_triggers_take_the_stores_write_lock() {
-        let migration = include_str!("../../migrations/postgres/0003_order_references.sql");
-        assert!(migration.contains(&format!("pg_advisory_xact_lock({})", session::POSTGRES_WRITE_LOCK)));
+    fn the_reference_and_rule_triggers_take_the_stores_write_lock() {
+        for migration in [
+            include_str!("../../migrations/postgres/0003_order_references.sql"),
+            include_str!("../../migrations/postgres/0005_scheduling_rule.sql"),
+        ] {
+            assert!(migration.contains(&format!("pg_advisory_xact_lock({})", session::POSTGRES_WRITE_LOCK)));
+        }
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Orders: reads (one, a page, a stream) and the checked writes (create, update, delete),
 //! each write one transaction under the store's write lock with its history event.
 
+use std::time::Duration;
+
 use futures_util::future::BoxFuture;
 use futures_util::{Stream, TryStreamExt as _};
 use sqlx::FromRow;
@@ -9,7 +11,6 @@ use sqlx::{AnyConnection, Connection as _};
 use super::history::append_event;
 use super::sql::Sql;
 use super::{Backend, Store};
-use crate::domain::schedule::conflict_window;
 use crate::domain::{
     EventKind, FieldError, Money, NewOrder, Order, OrderFilter, OrderKey, OrderPatch, Service, SortOrder, Timestamp,
 };
@@ -65,9 +66,20 @@ macro_rules! select_orders {
     };
 }
 
-/// The nearest order in a window of datetimes, other than one id: the scheduling rule's check.
-const NEAREST_IN_WINDOW: &str = "SELECT id, datetime FROM orders WHERE datetime BETWEEN $1 AND $2 AND id <> $3 \
+/// The scheduling rule's check: the nearest order closer than the stored minimum gap to a
+/// datetime (bound three times: $1, $2 and $4), other than the order $3, with the gap.
+/// The gap is read in the same statement (an uncorrelated subquery, evaluated once), so the
+/// check follows the database's rule as of this write; the window is then a range search on
+/// `orders_datetime_id`. With no gap stored (or 0) the window is empty.
+pub(super) const NEAREST_IN_WINDOW: &str = "SELECT id, datetime, (SELECT min_gap_ms FROM settings WHERE id = 1) \
+     FROM orders WHERE datetime > $1 - (SELECT min_gap_ms FROM settings WHERE id = 1) \
+     AND datetime < $2 + (SELECT min_gap_ms FROM settings WHERE id = 1) AND id <> $3 \
      ORDER BY abs(datetime - $4), id LIMIT 1";
+
+/// Stands for the conflicting order's id in an [`Error::Schedule`] raised by the schema's rule
+/// (which does not say which order it conflicts with) until [`Store::named`] looks it up. No
+/// order has it (ids start at 1), and no such error leaves the store.
+const UNNAMED: i64 = 0;
 
 /// A page of a listing.
 #[derive(Debug, Clone, Default)]
@@ -285,10 +297,13 @@ impl Store {
     /// [`Error::Invalid`] for an unknown service, [`Error::Schedule`] when another order is
     /// within the minimum gap.
     pub async fn create_order(&self, new: &NewOrder, actor: &str) -> Result<Order> {
-        let mut tx = self.begin_write().await?;
-        let order = self.create_in(&mut tx, new, actor).await?;
-        tx.commit().await?;
-        Ok(order)
+        let created = async {
+            let mut tx = self.begin_write().await?;
+            let order = self.create_in(&mut tx, new, actor).await?;
+            tx.commit().await?;
+            Ok(order)
+        };
+        self.named(created.await, None).await
     }
 
     /// The create itself, inside a write transaction the caller commits.
@@ -319,6 +334,12 @@ impl Store {
         if_version: Option<i64>,
         actor: &str,
     ) -> Result<Order> {
+        let updated = self.update_in(id, patch, if_version, actor).await;
+        self.named(updated, Some(id)).await
+    }
+
+    /// [`Store::update_order`] in its transaction; a conflict the schema found is unnamed.
+    async fn update_in(&self, id: i64, patch: &OrderPatch, if_version: Option<i64>, actor: &str) -> Result<Order> {
         let mut tx = self.begin_write().await?;
         if let Some(services) = &patch.services {
             require_services(&mut tx, self.backend, services).await?;
@@ -335,7 +356,8 @@ impl Store {
         .bind(Timestamp::now().millis())
         .bind(id)
         .execute(&mut *tx)
-        .await?;
+        .await
+        .map_err(|e| unnamed_conflict(e, datetime))?;
         if let Some(services) = &patch.services {
             sqlx::query("DELETE FROM order_services WHERE order_id = $1").bind(id).execute(&mut *tx).await?;
             link_services(&mut tx, self.backend, id, services).await?;
@@ -359,32 +381,65 @@ impl Store {
         Ok(order)
     }
 
-    /// The scheduling rule: fails with the nearest order closer than the minimum gap to
-    /// `datetime`, other than `except`. A range lookup on `orders_datetime_id`, so its cost
-    /// does not grow with the table.
+    /// The scheduling rule: fails with the nearest order closer than the database's minimum
+    /// gap to `datetime`, other than `except`. A range lookup on `orders_datetime_id`, so its
+    /// cost does not grow with the table; the schema checks the write again (see `rules`).
     pub(super) async fn check_gap(
         &self,
         conn: &mut AnyConnection,
         datetime: Timestamp,
         except: Option<i64>,
     ) -> Result<()> {
-        let Some((low, high)) = conflict_window(datetime, self.min_gap) else { return Ok(()) };
-        let nearest: Option<(i64, i64)> = sqlx::query_as(NEAREST_IN_WINDOW)
-            .bind(low)
-            .bind(high)
-            .bind(except.unwrap_or(0))
-            .bind(datetime.millis())
-            .fetch_optional(&mut *conn)
-            .await?;
-        match nearest {
+        match nearest_conflict(conn, datetime, except).await? {
             None => Ok(()),
-            Some((conflicting_id, at)) => Err(Error::Schedule {
-                conflicting_id,
-                conflicting_datetime: Timestamp::from_millis(at),
-                datetime,
-                min_gap: self.min_gap,
-            }),
+            Some(conflict) => Err(conflict),
         }
+    }
+
+    /// A write's result, with a conflict the schema found (see [`unnamed_conflict`]) named:
+    /// once the write's transaction has ended, the nearest conflicting order (other than
+    /// `except`) is looked up. Should it be gone by then (the concurrent write that caused the
+    /// conflict was deleted or moved since), the write is worth trying again.
+    pub(super) async fn named<T>(&self, result: Result<T>, except: Option<i64>) -> Result<T> {
+        match result {
+            Err(Error::Schedule { conflicting_id: UNNAMED, datetime, .. }) => {
+                let found = self.read(|conn| Box::pin(nearest_conflict(conn, datetime, except))).await?;
+                Err(found.unwrap_or_else(|| {
+                    Error::Busy("a concurrent write conflicted with this one and is gone now; try again".to_owned())
+                }))
+            }
+            other => other,
+        }
+    }
+}
+
+/// The nearest order closer than the stored minimum gap to `datetime` (other than `except`),
+/// as the [`Error::Schedule`] that names it.
+async fn nearest_conflict(conn: &mut AnyConnection, datetime: Timestamp, except: Option<i64>) -> Result<Option<Error>> {
+    let at = datetime.millis();
+    let nearest: Option<(i64, i64, i64)> = sqlx::query_as(NEAREST_IN_WINDOW)
+        .bind(at)
+        .bind(at)
+        .bind(except.unwrap_or(UNNAMED))
+        .bind(at)
+        .fetch_optional(conn)
+        .await?;
+    Ok(nearest.map(|(conflicting_id, conflicting, gap)| Error::Schedule {
+        conflicting_id,
+        conflicting_datetime: Timestamp::from_millis(conflicting),
+        datetime,
+        min_gap: super::rules::gap_from_millis(gap),
+    }))
+}
+
+/// A write of an order at `datetime` that the schema's rule refused, as a schedule conflict
+/// still to be named ([`Store::named`]: the schema does not say which order it conflicts
+/// with); any other failure as it classifies.
+pub(super) fn unnamed_conflict(err: sqlx::Error, datetime: Timestamp) -> Error {
+    if super::rules::is_gap_violation(&err) {
+        Error::Schedule { conflicting_id: UNNAMED, conflicting_datetime: datetime, datetime, min_gap: Duration::ZERO }
+    } else {
+        err.into()
     }
 }
 
@@ -480,7 +535,7 @@ async fn insert_order(
             if super::is_unique_violation(&e) {
                 Error::Duplicate(format!("order {id} already exists"))
             } else {
-                e.into()
+                unnamed_conflict(e, datetime)
             }
         })?;
     link_services(conn, backend, id, services).await?;
@@ -500,10 +555,10 @@ async fn link_services(conn: &mut AnyConnection, backend: Backend, order_id: i64
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
+    use sqlx::Executor as _;
 
     use super::*;
-    use crate::store::StoreOptions;
+    use crate::store::{StoreOptions, TestDatabase};
 
     #[tokio::test]
     async fn the_gap_check_is_a_range_search_on_the_datetime_index() {
@@ -531,6 +586,71 @@ mod tests {
             "{steps:?}"
         );
         assert!(!steps.iter().any(|s| s.starts_with("SCAN orders")), "no full scan: {steps:?}");
+    }
+
+    #[tokio::test]
+    async fn the_gap_check_can_search_the_datetime_index_on_postgres_too() {
+        let db = TestDatabase::new().await;
+        let store = Store::connect(&db.url, &StoreOptions::default()).await.unwrap();
+        if store.backend != Backend::Postgres {
+            return; // SQLite: the_gap_check_is_a_range_search_on_the_datetime_index
+        }
+        // A freshly made table is too small for the planner to prefer an index: ask whether it
+        // can use one. The gap's subqueries become parameters of the index condition.
+        let mut tx = store.pool.begin().await.unwrap();
+        tx.execute("SET LOCAL enable_seqscan = off").await.unwrap();
+        let explain = sqlx::AssertSqlSafe(format!("EXPLAIN {NEAREST_IN_WINDOW}"));
+        let plan: Vec<String> = sqlx::query_scalar(explain)
+            .bind(0_i64)
+            .bind(0_i64)
+            .bind(0_i64)
+            .bind(0_i64)
+            .fetch_all(&mut *tx)
+            .await
+            .unwrap();
+        let plan = plan.join("\n");
+        assert!(
+            plan.contains("Index Scan on orders_datetime_id") || plan.contains("using orders_datetime_id on orders"),
+            "{plan}"
+        );
+        assert!(!plan.contains("Seq Scan on orders"), "{plan}");
+        assert!(plan.contains("Index Cond: ((datetime > ('0'::bigint - $"), "{plan}");
+    }
+
+    #[tokio::test]
+    async fn a_write_the_schema_refuses_is_named_once_its_transaction_has_ended() {
+        let db = TestDatabase::new().await;
+        let options = StoreOptions { max_connections: 1, ..StoreOptions::default() };
+        let store = Store::connect(&db.url, &options).await.unwrap();
+        store.add_service(Some(1), "Inspection").await.unwrap();
+        let at = Timestamp::parse("2030-01-01T00:00:00Z").unwrap();
+        let first = store
+            .create_order(
+                &crate::domain::NewOrder {
+                    id: None,
+                    datetime: Some(at),
+                    totalfee: Money::from_cents(1),
+                    services: vec![crate::domain::ServiceRef { id: 1, name: None }],
+                },
+                "t",
+            )
+            .await
+            .unwrap();
+        // An insert the store's own check did not see coming (as when a writer outside the
+        // store's lock commits first): the schema refuses it without naming the order.
+        let close = Timestamp::from_millis(at.millis() + 1000);
+        let mut tx = store.begin_write().await.unwrap();
+        let refused = insert_order(&mut tx, store.backend, 99, close, Money::from_cents(1), &[1]).await;
+        assert!(matches!(refused, Err(Error::Schedule { conflicting_id: UNNAMED, .. })), "{refused:?}");
+        drop(tx);
+        // One pooled connection: naming it needs the write's connection back.
+        match store.named(refused, None).await {
+            Err(Error::Schedule { conflicting_id, conflicting_datetime, datetime, min_gap }) => {
+                assert_eq!((conflicting_id, conflicting_datetime, datetime), (first.id, at, close));
+                assert_eq!(min_gap, Duration::from_secs(3 * 3600));
+            }
+            other => panic!("not named: {other:?}"),
+        }
     }
 
     #[tokio::test]

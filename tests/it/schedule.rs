@@ -7,7 +7,7 @@ use orders::Error;
 use orders::domain::{OrderPatch, Timestamp};
 use orders::store::OrderQuery;
 
-use crate::helpers::{TestDb, at, new_order, store_with_services};
+use crate::helpers::{THREE_HOURS, TestDb, at, new_order, store_with_services};
 
 const BASE: &str = "2030-01-01T12:00:00.000Z";
 const GAP_MS: i64 = 3 * 3600 * 1000;
@@ -78,18 +78,26 @@ async fn an_update_that_moves_an_order_is_checked_against_every_other_order() {
 }
 
 #[tokio::test]
-async fn an_update_that_keeps_its_datetime_is_still_checked() {
+async fn a_store_configured_with_another_gap_follows_the_gap_the_database_holds() {
     let db = TestDb::new().await;
-    // Two orders 1h apart, legal while the rule is 1h …
+    // The first store initializes the new database with its 1h …
     let loose = db.store_with_gap(Duration::from_secs(3600)).await;
+    assert_eq!(loose.rule_notice(), None);
     loose.add_service(Some(1), "Inspection").await.unwrap();
     let a = loose.create_order(&new_order(offset(0), &[1]), "t").await.unwrap();
-    let b = loose.create_order(&new_order(offset(3_600_000), &[1]), "t").await.unwrap();
-    // … violate the 3h rule: any update of either is refused, even one that only changes the fee.
-    let strict = db.store().await;
-    let fee_only = OrderPatch { totalfee: Some(orders::domain::Money::from_cents(1)), ..OrderPatch::default() };
-    let err = strict.update_order(b.id, &fee_only, None, "t").await.unwrap_err();
-    assert!(matches!(err, Error::Schedule { conflicting_id, .. } if conflicting_id == a.id), "{err:?}");
+    // … and one configured with 3h (or 0s) follows the database, and says so.
+    for configured in [THREE_HOURS, Duration::ZERO] {
+        let other = db.store_with_gap(configured).await;
+        let notice = other.rule_notice().expect("a store configured otherwise says so");
+        assert!(notice.contains("this database holds 1h"), "{notice}");
+        assert_eq!(other.min_gap().await.unwrap(), Duration::from_secs(3600));
+        let err = other.create_order(&new_order(offset(3_600_000 - 1), &[1]), "t").await.unwrap_err();
+        assert!(
+            matches!(err, Error::Schedule { conflicting_id, min_gap, .. } if conflicting_id == a.id && min_gap == Duration::from_secs(3600)),
+            "{configured:?}: {err:?}"
+        );
+    }
+    db.store().await.create_order(&new_order(offset(3_600_000), &[1]), "t").await.expect("1h apart is allowed");
 }
 
 #[tokio::test]
