@@ -22,7 +22,11 @@ pub async fn run(store: &Store, command: RecordCommand) -> anyhow::Result<()> {
         }
         RecordCommand::Seed => {
             let report = store.seed(&local_actor("cli")).await?;
-            eprintln!("orders: sample loaded ({} services and {} orders added)", report.services, report.orders);
+            let added = report.added;
+            eprintln!("orders: sample loaded ({} services and {} orders added)", added.services, added.orders);
+            for id in report.not_reused {
+                eprintln!("orders: sample order {id} was deleted and is not written again: ids are never reused");
+            }
         }
         RecordCommand::List(args) => list(store, args).await?,
         RecordCommand::Get { id, output } => {

@@ -57,10 +57,17 @@ const FIRST_TOO_CLOSE: &str = "SELECT s.record, abs(s.datetime - o.datetime), o.
      FROM import_orders s JOIN import_orders e ON e.datetime BETWEEN s.datetime - $1 AND s.datetime + $1 \
      AND e.record < s.record AND e.id <> s.id ORDER BY 1, 2, 3, 4, 5 LIMIT 1";
 
-/// The first record whose id is stored already or repeats an earlier record's, and the id.
+/// The first record whose id history has seen (stored, or an order's that was deleted: ids are
+/// never reused) or repeats an earlier record's, and the id.
 const FIRST_TAKEN: &str = "SELECT record, id FROM (SELECT s.record, s.id FROM import_orders s JOIN orders o \
-     ON o.id = s.id UNION ALL SELECT record, id FROM (SELECT record, id, lag(id) OVER (ORDER BY id, record) AS \
-     previous FROM import_orders) r WHERE id = previous) taken ORDER BY record LIMIT 1";
+     ON o.id = s.id UNION ALL SELECT s.record, s.id FROM import_orders s WHERE EXISTS (SELECT 1 FROM history h \
+     WHERE h.order_id = s.id) UNION ALL SELECT record, id FROM (SELECT record, id, lag(id) OVER (ORDER BY id, record) \
+     AS previous FROM import_orders) r WHERE id = previous) taken ORDER BY record LIMIT 1";
+
+/// Whether history has seen any staged id. A stored one also fails the insert into `orders`;
+/// a deleted order's id fails nothing, so it is looked for before the orders are written.
+const ANY_SEEN: &str =
+    "SELECT EXISTS (SELECT 1 FROM import_orders s WHERE EXISTS (SELECT 1 FROM history h WHERE h.order_id = s.id))";
 
 /// Imports `records` (see [`Store::import`]) on the PostgreSQL server `store` uses.
 pub(super) async fn import(
@@ -181,8 +188,9 @@ async fn first_bad_record(
     stopped: Option<ImportError>,
 ) -> Result<Option<ImportError>, ImportError> {
     let close = first_too_close(tx, gap).await?;
-    if close.is_none() && stopped.is_none() {
-        return Ok(None); // unless an id is taken: writing the orders finds that
+    let seen: bool = sqlx::query_scalar(ANY_SEEN).fetch_one(&mut *tx).await.map_err(outside)?;
+    if close.is_none() && stopped.is_none() && !seen {
+        return Ok(None); // unless a stored id is taken: writing the orders finds that
     }
     // `min_by_key` keeps the first of equals: taken, then too close, then the stream's stop.
     let found = first_taken(tx).await?.into_iter().chain(close).chain(stopped);

@@ -17,7 +17,7 @@ use std::time::Duration;
 use sqlx::{AnyConnection, Executor as _};
 
 use super::history::insert_history;
-use super::orders::{NEAREST_IN_WINDOW, insert_order_services, insert_orders, next_order_id};
+use super::orders::{NEAREST_IN_WINDOW, id_seen, insert_order_services, insert_orders, next_order_id};
 use super::services::{INSERT_SERVICE, catalogue};
 use super::sql::{Rows, Sql};
 use super::{Backend, Store, copy_import, rules};
@@ -165,10 +165,16 @@ pub(super) fn too_close(record: usize, earlier: (i64, i64), datetime: i64, min_g
     )
 }
 
-/// The failure for `record`, whose order id is stored already or repeats an earlier record's.
+/// The failure for `record`, whose order id history has seen (an order has it or had it) or
+/// repeats an earlier record's.
 pub(super) fn taken(record: usize, id: i64) -> ImportError {
-    // Both checks find either case at once (earlier records are staged or written by then).
-    ImportError::at(record, Error::Duplicate(format!("order {id} already exists, or an earlier record has its id")))
+    // Both checks find every case at once (earlier records are staged or written by then).
+    ImportError::at(
+        record,
+        Error::Duplicate(format!(
+            "order {id} already exists or existed (ids are never reused), or an earlier record has its id"
+        )),
+    )
 }
 
 /// An order ready to be written, with the record it came from.
@@ -364,8 +370,8 @@ async fn read_ahead<T>(records: &mut impl Iterator<Item = T>, into: &mut Vec<T>)
     }
 }
 
-/// The position in `batch` of the first order whose id is already stored or repeats an id
-/// earlier in the batch.
+/// The position in `batch` of the first order whose id history has seen (an order has it or
+/// had it: ids are never reused) or that repeats an id earlier in the batch.
 async fn first_taken_id(
     conn: &mut AnyConnection,
     backend: Backend,
@@ -373,6 +379,7 @@ async fn first_taken_id(
 ) -> Result<Option<usize>, ImportError> {
     let ids: Vec<i64> = batch.iter().map(|p| p.order.id).collect();
     let mut sql = Sql::new(backend, "SELECT id FROM orders WHERE id IN (");
+    sql.bind_list(&ids).push(") UNION SELECT order_id FROM history WHERE order_id IN (");
     sql.bind_list(&ids).push(")");
     let stored: HashSet<i64> =
         sql.query_scalar().fetch_all(conn).await.map_err(|e| ImportError::outside(e.into()))?.into_iter().collect();
@@ -458,32 +465,49 @@ impl Store {
     }
 
     /// Loads the sample catalogue and orders; what is already there is left alone, so running
-    /// it twice changes nothing.
+    /// it twice changes nothing. A sample order whose id history has seen is not written: when
+    /// it was deleted, its id stays taken (ids are never reused), so it is skipped and named
+    /// in the report rather than failing the seed, which stays safe to run at every start.
     ///
     /// # Errors
     /// When a sample service's name belongs to another id, or a sample order conflicts with an
     /// existing order under the scheduling rule.
-    pub async fn seed(&self, actor: &str) -> Result<ImportReport> {
+    pub async fn seed(&self, actor: &str) -> Result<SeedReport> {
         let mut tx = self.begin_write().await?;
         let mut importer = Importer::new(self, &mut tx, actor).await?;
         for (id, name) in SAMPLE_SERVICES {
             importer.orders.catalogue.resolve(0, &ServiceRef { id, name: Some(name.to_owned()) })?;
         }
+        let mut not_reused = Vec::new();
         for (record, (id, datetime, cents, service)) in SAMPLE_ORDERS.into_iter().enumerate() {
             let exists: Option<i64> =
                 sqlx::query_scalar("SELECT id FROM orders WHERE id = $1").bind(id).fetch_optional(&mut *tx).await?;
-            if exists.is_none() {
-                let new = NewOrder {
-                    id: Some(id),
-                    datetime: Some(Timestamp::parse(datetime).map_err(Error::Internal)?),
-                    totalfee: Money::from_cents(cents),
-                    services: vec![ServiceRef { id: service, name: None }],
-                };
-                importer.add(&mut tx, record + 1, Ok(new)).await.map_err(|e| e.error)?;
+            if exists.is_some() {
+                continue;
             }
+            if id_seen(&mut tx, id).await? {
+                not_reused.push(id);
+                continue;
+            }
+            let new = NewOrder {
+                id: Some(id),
+                datetime: Some(Timestamp::parse(datetime).map_err(Error::Internal)?),
+                totalfee: Money::from_cents(cents),
+                services: vec![ServiceRef { id: service, name: None }],
+            };
+            importer.add(&mut tx, record + 1, Ok(new)).await.map_err(|e| e.error)?;
         }
         importer.flush(&mut tx).await.map_err(|e| e.error)?;
         tx.commit().await?;
-        Ok(importer.report())
+        Ok(SeedReport { added: importer.report(), not_reused })
     }
+}
+
+/// What `seed` did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SeedReport {
+    /// What it wrote.
+    pub added: ImportReport,
+    /// Sample order ids it did not write because they belonged to deleted orders.
+    pub not_reused: Vec<i64>,
 }

@@ -39,7 +39,7 @@ use crate::error::{Error, Result};
 pub use idempotency::{
     CreateOnce, IDEMPOTENCY_KEYS_PER_SUBJECT, IDEMPOTENCY_TTL, IdempotencyKey, Remembered, StoredResponse,
 };
-pub use import::{ImportError, ImportReport};
+pub use import::{ImportError, ImportReport, SeedReport};
 pub use orders::OrderQuery;
 pub use rules::Rule;
 pub use tokens::{NewRefreshToken, RefreshGrant};

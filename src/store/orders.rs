@@ -313,7 +313,10 @@ impl Store {
         let datetime = new.datetime.unwrap_or_else(Timestamp::now);
         self.check_gap(tx, datetime, None).await?;
         let id = match new.id {
-            Some(id) => id,
+            Some(id) => {
+                refuse_seen_id(tx, id).await?;
+                id
+            }
             None => next_order_id(tx).await?,
         };
         let order = insert_order(tx, self.backend, id, datetime, new.totalfee, &service_ids).await?;
@@ -483,6 +486,25 @@ async fn require_services(conn: &mut AnyConnection, backend: Backend, ids: &[i64
     } else {
         Err(Error::invalid("services", format!("unknown service id {}", missing.join(", "))))
     }
+}
+
+/// Whether history has seen an order id: an order has it, or had it (SPEC section 8: ids are
+/// never reused, so an old `ETag` never matches another order). Two primary-key lookups.
+pub(super) const SELECT_ID_SEEN: &str = "SELECT 1 WHERE EXISTS (SELECT 1 FROM orders WHERE id = $1) \
+     OR EXISTS (SELECT 1 FROM history WHERE order_id = $2)";
+
+/// Fails with [`Error::Duplicate`] when history has seen `id`.
+async fn refuse_seen_id(conn: &mut AnyConnection, id: i64) -> Result<()> {
+    if id_seen(conn, id).await? {
+        return Err(Error::Duplicate(format!("order {id} already exists or existed (ids are never reused)")));
+    }
+    Ok(())
+}
+
+/// Whether history has seen `id` (see [`SELECT_ID_SEEN`]).
+pub(super) async fn id_seen(conn: &mut AnyConnection, id: i64) -> Result<bool> {
+    let seen: Option<i64> = sqlx::query_scalar(SELECT_ID_SEEN).bind(id).bind(id).fetch_optional(conn).await?;
+    Ok(seen.is_some())
 }
 
 /// The next order id: one past every order that ever existed, deleted ones included (their

@@ -32,6 +32,27 @@ async fn seed_loads_the_sample_and_a_second_seed_changes_nothing() {
 }
 
 #[tokio::test]
+async fn seed_never_writes_a_deleted_sample_order_again_and_says_so() {
+    let db = seeded().await;
+    db.cli().args(["delete", "224", "--yes"]).assert().success();
+    db.cli().arg("seed").assert().success().stderr(
+        predicate::str::contains("0 services and 0 orders added")
+            .and(predicate::str::contains("sample order 224 was deleted and is not written again")),
+    );
+    db.cli().args(["get", "224"]).assert().code(3);
+    let history = db.cli().args(["history", "224", "-o", "json"]).assert().success();
+    let kinds: Vec<Value> =
+        json(&history.get_output().stdout).as_array().unwrap().iter().map(|e| e["kind"].clone()).collect();
+    assert_eq!(kinds, ["created", "deleted"], "an old ETag of 224 can never match another order");
+    let created = db
+        .cli()
+        .args(["create", "--datetime", "2022-11-01T14:11:11.111Z", "--fee", "1", "--service", "789", "-o", "json"])
+        .assert()
+        .success();
+    assert_eq!(json(&created.get_output().stdout)["id"], 226);
+}
+
+#[tokio::test]
 async fn list_is_json_when_piped_and_honours_every_format() {
     let db = seeded().await;
     let default = db.cli().arg("list").assert().success();
@@ -433,13 +454,19 @@ async fn export_then_import_into_an_empty_store_reproduces_every_order() {
 #[tokio::test]
 async fn import_reads_a_file_that_starts_with_a_byte_order_mark_and_names_a_file_it_cannot_read() {
     let db = TestDb::new().await;
-    let record =
-        r#"{"id": 7, "datetime": "2030-01-01T00:00:00Z", "totalfee": 10, "services": [{"id": 1, "name": "Radon"}]}"#;
-    for (name, text) in [("bom.ndjson", format!("\u{feff}{record}\n")), ("bom.json", format!("\u{feff}[{record}]"))] {
+    let record = |id: i64| {
+        format!(
+            r#"{{"id": {id}, "datetime": "2030-01-01T00:00:00Z", "totalfee": 10, "services": [{{"id": 1, "name": "Radon"}}]}}"#
+        )
+    };
+    // Each file its own id: a deleted order's id is never taken again.
+    for (id, name, text) in
+        [(7, "bom.ndjson", format!("\u{feff}{}\n", record(7))), (8, "bom.json", format!("\u{feff}[{}]", record(8)))]
+    {
         let path = db.dir.path().join(name);
         std::fs::write(&path, &text).unwrap();
         db.cli().arg("import").arg(&path).assert().success();
-        db.cli().args(["delete", "7", "--yes"]).assert().success();
+        db.cli().args(["delete", &id.to_string(), "--yes"]).assert().success();
     }
     let folder = db.dir.path().display().to_string();
     db.cli()

@@ -226,6 +226,33 @@ async fn ids_of_deleted_orders_are_never_reused() {
 }
 
 #[tokio::test]
+async fn an_import_never_reuses_the_id_of_a_deleted_order() {
+    let db = TestDb::new().await;
+    let store = store_with_services(&db).await;
+    let gone = store.create_order(&new_order(Timestamp::from_millis(0), &[123]), "t").await.unwrap();
+    store.delete_order(gone.id, None, "t").await.unwrap();
+    let mut reused = new_order(Timestamp::from_millis(30 * HOUR), &[123]);
+    reused.id = Some(gone.id);
+    let records = vec![(1, Ok(new_order(Timestamp::from_millis(15 * HOUR), &[123]))), (2, Ok(reused))];
+    let err = store.import(records, "import").await.unwrap_err();
+    assert_eq!(err.record, Some(2));
+    assert!(
+        matches!(&err.error, Error::Duplicate(message) if message.starts_with("order 1 already exists or existed")),
+        "{:?}",
+        err.error
+    );
+    assert_eq!(store.count_orders(&Default::default()).await.unwrap(), 0, "nothing was written");
+    let imported =
+        store.import(vec![(1, Ok(new_order(Timestamp::from_millis(15 * HOUR), &[123])))], "import").await.unwrap();
+    assert_eq!(imported.orders, 1);
+    assert_eq!(
+        store.get_order(2).await.unwrap().datetime,
+        Timestamp::from_millis(15 * HOUR),
+        "an id of its own, after the deleted one"
+    );
+}
+
+#[tokio::test]
 async fn unknown_services_are_a_validation_error_naming_them() {
     let db = TestDb::new().await;
     let store = store_with_services(&db).await;
@@ -299,7 +326,10 @@ async fn an_import_refuses_an_id_repeated_within_the_input_and_writes_nothing() 
     let err = store.import(records, "import").await.unwrap_err();
     assert_eq!(
         (err.record, err.error.to_string()),
-        (Some(8), "order 3 already exists, or an earlier record has its id".to_owned())
+        (
+            Some(8),
+            "order 3 already exists or existed (ids are never reused), or an earlier record has its id".to_owned()
+        )
     );
     assert_eq!(store.count_orders(&OrderFilter::default()).await.unwrap(), 0);
 }
@@ -342,10 +372,16 @@ async fn an_import_names_the_earliest_bad_record_whether_its_id_is_taken_or_its_
         assert_eq!(err.record, Some(bad), "{case}: {}", err.error);
         match case {
             "a taken id before a time too close" => {
-                assert_eq!(err.error.to_string(), "order 1 already exists, or an earlier record has its id")
+                assert_eq!(
+                    err.error.to_string(),
+                    "order 1 already exists or existed (ids are never reused), or an earlier record has its id"
+                )
             }
             "a repeated id that is also too close" => {
-                assert_eq!(err.error.to_string(), "order 10 already exists, or an earlier record has its id")
+                assert_eq!(
+                    err.error.to_string(),
+                    "order 10 already exists or existed (ids are never reused), or an earlier record has its id"
+                )
             }
             "a time too close before a taken id" => {
                 assert!(matches!(err.error, Error::Schedule { conflicting_id: 10, .. }), "{case}: {:?}", err.error);
