@@ -4,11 +4,13 @@
 mod import;
 mod output;
 mod records;
+mod rules;
 mod serve;
 mod token;
 
 use std::io::IsTerminal as _;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use clap::{Args, CommandFactory as _, Parser, Subcommand};
 
@@ -117,6 +119,30 @@ pub enum RecordCommand {
     Import {
         /// File to read, or - for standard input.
         file: PathBuf,
+    },
+    /// Show the scheduling rule the database holds (every process follows it).
+    Rules {
+        /// Change it.
+        #[command(subcommand)]
+        command: Option<RulesCommand>,
+        /// Output format.
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+}
+
+/// `rules` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// Change the minimum gap between orders (e.g. 3h, 90m; 0s turns the rule off), after
+    /// checking every stored order against it.
+    SetGap {
+        /// The new gap, whole milliseconds.
+        #[arg(value_name = "DURATION", allow_hyphen_values = true)]
+        gap: String,
+        /// Output format.
+        #[command(flatten)]
+        output: OutputArgs,
     },
 }
 
@@ -297,12 +323,25 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             let read_only = cli.read_only || read_only || config.tui.read_only;
             let (url, options) = (config.database.url.expose().to_owned(), StoreOptions::from_config(&config));
-            // The dashboard opens at once and keeps trying an unreachable database.
+            // The dashboard opens at once and keeps trying an unreachable database. A notice
+            // about the rule would garble its screen: it is said once the screen is restored.
+            let notice = Arc::new(std::sync::OnceLock::<String>::new());
+            let kept = Arc::clone(&notice);
             let connect: crate::tui::Connect = Box::new(move || {
-                let (url, options) = (url.clone(), options.clone());
-                Box::pin(async move { Store::connect(&url, &options).await })
+                let (url, options, kept) = (url.clone(), options.clone(), Arc::clone(&kept));
+                Box::pin(async move {
+                    let store = Store::connect(&url, &options).await?;
+                    if let Some(text) = store.rule_notice() {
+                        let _ = kept.set(text.to_owned());
+                    }
+                    Ok(store)
+                })
             });
-            Ok(crate::tui::run(connect, config.tui.refresh, read_only).await?)
+            let result = crate::tui::run(connect, config.tui.refresh, read_only).await;
+            if let Some(text) = notice.get() {
+                eprintln!("orders: {text}");
+            }
+            Ok(result?)
         }
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "orders", &mut std::io::stdout());
@@ -325,7 +364,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 /// # Errors
 /// When the URL is invalid or the database unreachable.
 pub async fn open_store(config: &Config) -> crate::Result<Store> {
-    Store::connect(config.database.url.expose(), &StoreOptions::from_config(config)).await
+    let store = Store::connect(config.database.url.expose(), &StoreOptions::from_config(config)).await?;
+    warn_once(&store);
+    Ok(store)
+}
+
+/// Says on stderr, once per process, that the configured minimum gap is not the database's.
+pub fn warn_once(store: &Store) {
+    static WARNED: std::sync::Once = std::sync::Once::new();
+    if let Some(notice) = store.rule_notice() {
+        WARNED.call_once(|| eprintln!("orders: {notice}"));
+    }
 }
 
 /// Runs `command` on the store opened for one script command, then closes the store, whatever
@@ -353,5 +402,7 @@ pub(crate) async fn with_command_store<T, E: From<crate::Error>>(
 /// When the URL is invalid or the database unreachable.
 pub(crate) async fn open_store_for_command(config: &Config) -> crate::Result<Store> {
     let options = StoreOptions { max_connections: 1, ..StoreOptions::from_config(config) };
-    Store::connect(config.database.url.expose(), &options).await
+    let store = Store::connect(config.database.url.expose(), &options).await?;
+    warn_once(&store);
+    Ok(store)
 }

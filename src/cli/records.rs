@@ -51,6 +51,7 @@ pub async fn run(store: &Store, command: RecordCommand) -> anyhow::Result<()> {
         RecordCommand::Services(command) => services(store, command).await?,
         RecordCommand::Export => export(store).await?,
         RecordCommand::Import { file } => super::import::run(store, &file).await?,
+        RecordCommand::Rules { command, output } => super::rules::run(store, command, output).await?,
     }
     Ok(())
 }

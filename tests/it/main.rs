@@ -14,6 +14,7 @@ mod cli;
 mod helpers;
 mod openapi_check;
 mod references;
+mod rule;
 mod schedule;
 mod store;
 mod store_limits;
