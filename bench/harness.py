@@ -92,6 +92,9 @@ class Product:
             "ORDERS__DATABASE__URL": url,
             "ORDERS__AUTH__JWT_SECRET": "bench-secret-bench-secret-bench-secret-0123",
             "XDG_DATA_HOME": str(workdir / "xdg"),
+            # The load generators are one client (one token subject) asking as fast as they
+            # can: server.rate_limit (200/s by default) would answer nearly all of them 429.
+            "ORDERS__SERVER__RATE_LIMIT": "0",
         })
         self.env.pop("ORDERS_CONFIG", None)
 
