@@ -29,6 +29,7 @@ async fn refresh(req: Req) -> Response {
 }
 
 async fn rotate(mut req: Req) -> ApiResult {
+    req.limit_by_address()?;
     let body = req.json_object(false).await?;
     let mut errors: Vec<FieldError> =
         body.keys().filter(|k| *k != "refresh_token").map(|k| FieldError::new(k, "is not a field")).collect();

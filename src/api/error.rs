@@ -3,6 +3,7 @@
 //! methods), and warp's own rejections.
 
 use std::convert::Infallible;
+use std::time::Duration;
 
 use serde_json::{Value, json};
 use warp::http::header::{ALLOW, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
@@ -31,6 +32,8 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     /// An `Idempotency-Key` was used with another body.
     IdempotencyMismatch(String),
+    /// The client is over `server.rate_limit`; how long until it may ask again.
+    RateLimited(Duration),
 }
 
 impl From<Error> for ApiError {
@@ -115,8 +118,24 @@ impl ApiError {
                 "idempotency-mismatch",
                 format!("Idempotency-Key {key:?} was used with another body"),
             ),
+            Self::RateLimited(wait) => {
+                let seconds = retry_after_seconds(*wait);
+                Problem::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "rate-limited",
+                    format!("too many requests from this client; try again in {seconds} s"),
+                )
+                .header(RETRY_AFTER.as_str(), seconds.to_string())
+            }
         }
     }
+}
+
+/// `Retry-After` for a wait: whole seconds, rounded up, at least 1.
+fn retry_after_seconds(wait: Duration) -> u64 {
+    let whole = wait.as_secs();
+    let seconds = if wait.subsec_nanos() > 0 { whole.saturating_add(1) } else { whole };
+    seconds.max(1)
 }
 
 fn app_problem(err: &Error) -> Problem {
@@ -168,4 +187,32 @@ pub async fn recover(rejection: warp::Rejection) -> Result<Response, Infallible>
         Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "an internal error occurred")
     };
     Ok(problem.into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_is_whole_seconds_rounded_up_and_never_zero() {
+        for (wait, expected, why) in [
+            (Duration::ZERO, 1, "no wait still says 1"),
+            (Duration::from_millis(5), 1, "a few milliseconds"),
+            (Duration::from_secs(1), 1, "exactly one second"),
+            (Duration::from_millis(1001), 2, "just over a second"),
+            (Duration::MAX, u64::MAX, "no overflow"),
+        ] {
+            assert_eq!(retry_after_seconds(wait), expected, "{why}");
+        }
+    }
+
+    #[test]
+    fn a_rate_limited_request_is_429_rate_limited_with_retry_after() {
+        let problem = ApiError::RateLimited(Duration::from_millis(2500)).problem();
+        assert_eq!(
+            (problem.status, problem.body["type"].as_str()),
+            (StatusCode::TOO_MANY_REQUESTS, Some("rate-limited"))
+        );
+        assert_eq!(problem.headers, vec![("retry-after", "3".to_owned())]);
+    }
 }

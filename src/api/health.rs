@@ -27,7 +27,8 @@ pub fn routes(state: &AppState) -> BoxedFilter<(Response,)> {
 
 /// `GET /healthz`: 200 while the process runs.
 async fn healthz(req: Req) -> Response {
-    finish("/healthz", req.only_get().and_then(|()| json(StatusCode::OK, &json!({ "status": "ok" }))))
+    let result = req.only_get().and_then(|()| req.limit_by_address());
+    finish("/healthz", result.and_then(|()| json(StatusCode::OK, &json!({ "status": "ok" }))))
 }
 
 /// `GET /readyz`: 200 when the database answers within [`READY_TIMEOUT`], else 503. Each call
@@ -38,6 +39,7 @@ async fn readyz(req: Req) -> Response {
 
 async fn ready(req: &Req) -> ApiResult {
     req.only_get()?;
+    req.limit_by_address()?;
     match tokio::time::timeout(READY_TIMEOUT, req.state.store.ping()).await {
         Ok(Ok(())) => json(StatusCode::OK, &json!({ "status": "ready" })),
         Ok(Err(err)) => Err(Error::Unavailable(err.to_string()).into()),
@@ -47,5 +49,6 @@ async fn ready(req: &Req) -> ApiResult {
 
 /// `GET /openapi.json`.
 async fn openapi(req: Req) -> Response {
-    finish("/openapi.json", req.only_get().map(|()| with_status(StatusCode::OK, OPENAPI, "application/json")))
+    let result = req.only_get().and_then(|()| req.limit_by_address());
+    finish("/openapi.json", result.map(|()| with_status(StatusCode::OK, OPENAPI, "application/json")))
 }

@@ -12,8 +12,10 @@ mod events;
 mod health;
 mod metrics;
 mod orders;
+mod rate_limit;
 pub mod reply;
 pub mod request;
+mod server;
 mod services;
 
 use std::future::Future;
@@ -33,6 +35,7 @@ use crate::json_log::RequestLine;
 use crate::store::Store;
 
 pub use metrics::Metrics;
+pub use rate_limit::RateLimit;
 
 /// The OpenAPI 3.1 document of every route.
 pub const OPENAPI: &str = include_str!("openapi.json");
@@ -48,12 +51,21 @@ pub struct AppState {
     pub limits: Arc<ServerConfig>,
     /// Request counters and latency histograms.
     pub metrics: Arc<Metrics>,
+    /// Requests per client (`server.rate_limit`).
+    pub rate_limit: Arc<RateLimit>,
 }
 
 impl AppState {
     /// State over `store`, signing with `tokens`, within `limits`.
     pub fn new(store: Store, tokens: Tokens, limits: ServerConfig) -> Self {
-        Self { store, tokens: Arc::new(tokens), limits: Arc::new(limits), metrics: Arc::new(Metrics::default()) }
+        let rate_limit = Arc::new(RateLimit::new(limits.rate_limit));
+        Self {
+            store,
+            tokens: Arc::new(tokens),
+            limits: Arc::new(limits),
+            metrics: Arc::new(Metrics::default()),
+            rate_limit,
+        }
     }
 
     /// Largest accepted body, bytes.
@@ -118,31 +130,17 @@ fn observe(
 }
 
 /// Serves the API on `listener` until `shutdown` resolves, then lets in-flight requests
-/// finish for at most `server.shutdown_grace`.
+/// finish for at most `server.shutdown_grace` and cuts what remains (see [`server`]).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
-    let grace = state.limits.shutdown_grace;
-    let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
     let signal = async move {
         shutdown.await;
         tracing::info!(target: "orders::api", "shutting down: draining in-flight requests");
-        let _ = stopping_tx.send(());
     };
-    let server = warp::serve(routes(state)).incoming(listener).graceful(signal).run();
-    let deadline = async move {
-        if stopping_rx.await.is_ok() {
-            tokio::time::sleep(grace).await;
-        } else {
-            std::future::pending::<()>().await;
-        }
-    };
-    tokio::select! {
-        () = server => {}
-        () = deadline => tracing::warn!(target: "orders::api", "shutdown grace elapsed with requests still in flight"),
-    }
+    server::run(listener, routes(state.clone()), &state.limits, signal).await;
 }
 
 /// Resolves on SIGINT or SIGTERM. The handlers are installed when this is called, not when the

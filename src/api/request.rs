@@ -1,6 +1,7 @@
 //! One request as a handler sees it, and the checks every handler runs in the order SPEC
-//! gives them: the token (401, 403), the content type (415), the body size (413), the body's
-//! JSON (400), path ids and query parameters (400).
+//! gives them: the token (401, 403) and the client's rate (429; by address on routes without a
+//! token), the content type (415), the body size (413), the body's JSON (400), path ids and
+//! query parameters (400).
 
 use bytes::Bytes;
 use futures_util::stream::BoxStream;
@@ -12,6 +13,8 @@ use warp::http::{HeaderMap, Method};
 
 use super::AppState;
 use super::error::ApiError;
+use super::rate_limit::Client;
+use super::server::Peer;
 use crate::auth::{Principal, Role};
 use crate::domain::parse_id;
 use crate::error::Error;
@@ -26,6 +29,8 @@ pub struct Req {
     pub headers: HeaderMap,
     /// The raw query string ("" when absent).
     pub query: String,
+    /// The client's address (absent only when no accept loop served the request).
+    pub peer: Option<std::net::SocketAddr>,
     // A Mutex only to make `Req` Sync (handlers hold `&Req` across awaits); it is only ever
     // reached through `&mut self`, so it is never locked.
     body: std::sync::Mutex<Option<BoxStream<'static, Result<Bytes, warp::Error>>>>,
@@ -39,10 +44,12 @@ pub fn req(state: AppState) -> impl Filter<Extract = (Req,), Error = warp::Rejec
         .and(warp::method())
         .and(warp::header::headers_cloned())
         .and(query)
+        .and(warp::ext::optional::<Peer>())
         .and(warp::body::stream())
-        .map(|state, method, headers, query, body| {
+        .map(|state, method, headers, query, peer: Option<Peer>, body| {
             let body = TryStreamExt::map_ok(body, to_bytes).boxed();
-            Req { state, method, headers, query, body: std::sync::Mutex::new(Some(body)) }
+            let peer = peer.map(|Peer(addr)| addr);
+            Req { state, method, headers, query, peer, body: std::sync::Mutex::new(Some(body)) }
         })
 }
 
@@ -51,10 +58,11 @@ fn to_bytes(mut buf: impl bytes::Buf) -> Bytes {
 }
 
 impl Req {
-    /// The caller, when its access token is valid and its role at least `min`.
+    /// The caller, when its access token is valid, its role at least `min` and its subject
+    /// within `server.rate_limit`.
     ///
     /// # Errors
-    /// 401 for a missing or bad token, 403 for a role too low.
+    /// 401 for a missing or bad token, 403 for a role too low, 429 over the rate.
     pub fn authorize(&self, min: Role) -> Result<Principal, ApiError> {
         let header = self
             .headers
@@ -74,7 +82,18 @@ impl Req {
             ))
             .into());
         }
+        self.state.rate_limit.check(&Client::Subject(principal.subject.clone()))?;
         Ok(principal)
+    }
+
+    /// Counts a request of a route without a token against its client's address.
+    ///
+    /// # Errors
+    /// 429 over `server.rate_limit`.
+    pub fn limit_by_address(&self) -> Result<(), ApiError> {
+        // Without an address (no accept loop served it) every such request shares one count.
+        let ip = self.peer.map_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), |addr| addr.ip());
+        self.state.rate_limit.check(&Client::address(ip))
     }
 
     /// Reads the body as one JSON object. `merge_patch` also accepts

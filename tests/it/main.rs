@@ -5,6 +5,7 @@ mod api_auth;
 mod api_concurrency;
 mod api_helpers;
 mod api_idempotency;
+mod api_limits;
 mod api_operations;
 mod api_orders;
 mod api_status;
