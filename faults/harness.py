@@ -955,18 +955,27 @@ def half_open_headers(ctx, out):
 @scenario("connection-cap")
 def connection_cap(ctx, out):
     """server.max_connections = 50 and 200 connections sending half a header: the server
-    never holds more than 50 client connections open at once (its fds against /proc/net/tcp,
-    sampled every 20 ms), every connection is closed or answered in the end, and a normal request
-    queued behind them is answered 200 (after waiting in the kernel's queue)."""
+    never holds more than 50 client connections open at once (its fds matched against
+    /proc/net/tcp every 20 ms; a count over the cap must be confirmed by a second count at once,
+    as the two reads are not one snapshot), every connection is closed within
+    (200 / 50 + 2) × (header_timeout + 1 s), and a normal request queued behind them is answered
+    200 within that (after waiting in the kernel's queue)."""
     cap, count = 50, 200
     srv = ctx.product.serve("cap", server__max_connections=cap)
     socks = []
     peak = [0]
     stop = threading.Event()
 
+    spikes = []
+
     def sample():
         while not stop.is_set():
-            peak[0] = max(peak[0], srv.accepted_connections())
+            count = srv.accepted_connections()
+            if count > cap:  # confirmed by a second count at once (see the docstring)
+                again = srv.accepted_connections()
+                spikes.append((count, again))
+                count = min(count, again)
+            peak[0] = max(peak[0], count)
             time.sleep(0.02)
     sampler = threading.Thread(target=sample, daemon=True)
     try:
@@ -984,7 +993,8 @@ def connection_cap(ctx, out):
         out.check(left == 0, f"{left} of {count} half-open connections were not closed within {bound:g} s")
         out.check(peak[0] <= cap, f"the server held {peak[0]} client connections at once (max_connections {cap})")
         out.note(f"peak {peak[0]} connections held (cap {cap}); the queued request: {normal.status} after "
-                 f"{normal.latency:.2f} s")
+                 f"{normal.latency:.2f} s" + (f"; counts over the cap not confirmed by a second count: {spikes}"
+                                               if spikes and peak[0] <= cap else ""))
     finally:
         stop.set()
         close_quietly(*socks)
@@ -1087,10 +1097,11 @@ def kill_9(ctx, out):
 @scenario("postgres-restart", backends=("postgres",))
 def postgres_restart(ctx, out):
     """PostgreSQL crashes (pg_ctl stop -m immediate) under 3 writer threads and comes back
-    1 s later (a throwaway cluster, not the shared server): while it is down every write is
-    answered 503 + Retry-After within lock_timeout + 1 s and /readyz is 503; within 3 s of it
-    accepting connections again writes get 201; then the store invariants hold (no acknowledged
-    write lost: the cluster keeps fsync on)."""
+    7 s later (a throwaway cluster, not the shared server): while it is down writes are refused
+    503 + Retry-After and /readyz is 503, each answered within 6 s (the pool's 5 s acquire
+    time-out, src/store/reader.rs, + 1 s: lock_timeout does not bound waiting for a connection);
+    within 3 s of PostgreSQL accepting connections again writes get 201; then the store
+    invariants hold (no acknowledged write lost: the cluster keeps fsync on)."""
     cluster = PrivateCluster(ctx.workdir)
     db = product = srv = None
     try:
@@ -1105,19 +1116,20 @@ def postgres_restart(ctx, out):
         cluster.stop("immediate")
         down_at = time.monotonic()
         time.sleep(0.3)
-        ready_down = request(srv.port, "GET", "/readyz", timeout=10)
-        time.sleep(0.7)
+        ready_down = request(srv.port, "GET", "/readyz", timeout=15)
+        time.sleep(max(0.0, down_at + 7.0 - time.monotonic()))
         cluster.start()
         up_at = time.monotonic()
         time.sleep(3.0)
         writes = load.stop()
         out.note(f"PostgreSQL down {up_at - down_at:.2f} s")
-        out.check(ready_down.status == 503, f"/readyz while PostgreSQL was down answered {ready_down.status} "
-                                            f"in {ready_down.latency:.2f} s")
-        check_write_bounds(out, writes)
-        during = [w for w in writes if down_at + 0.1 < w.started < up_at - 0.1]
+        out.check(ready_down.status == 503 and ready_down.latency <= 6.0,
+                  f"/readyz while PostgreSQL was down answered {ready_down.status} in {ready_down.latency:.2f} s")
+        out.note(f"/readyz while down: {ready_down.status} in {ready_down.latency:.2f} s")
+        check_write_bounds(out, writes, bound=6.0)
+        during = [w for w in writes if down_at + 0.1 < w.started and w.started + w.latency < up_at - 0.1]
         out.check(during and all(w.status == 503 for w in during),
-                  f"writes sent while PostgreSQL was down: {len(during)}, answered "
+                  f"writes sent and answered while PostgreSQL was down: {len(during)}, answered "
                   f"{sorted({str(w.status) for w in during})} (expected some, all 503)")
         first_ok = min((w.started + w.latency for w in writes if w.status == 201 and w.started >= up_at), default=None)
         out.check(first_ok is not None and first_ok - up_at <= 3.0,
@@ -1198,6 +1210,7 @@ def main():
     parser.add_argument("--keep", action="store_true", help="keep the work directory (server logs) afterwards")
     args = parser.parse_args()
     args.orders = args.orders or (20_000 if args.quick else 50_000)
+    args.bin = args.bin.resolve()
     if not args.bin.exists():
         sys.exit(f"faults: no binary at {args.bin} (cargo build, or --bin PATH)")
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
