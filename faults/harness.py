@@ -55,6 +55,10 @@ DATA_START_MS = 946_684_800_000  # 2000-01-01: imported orders, 3 h to 3 h 30 m 
 SLOT_BASE_MS = 19_880_006_400_000  # 2600-01-01: the harness's writes, one slot every 4 h
 SLOT_MS = 4 * HOUR_MS
 SERVICES = [(123, "Inspection"), (456, "Analysis"), (789, "Testing")]
+# Services with 100-character names, four on every imported order: a streamed listing of 20k
+# orders is then ~14 MB, several times what the kernel buffers on a stalled loopback
+# connection (~3-4 MB seen), so a client that reads nothing really stalls the server.
+LONG_SERVICES = [(1000 + i, f"Long service {i:02d} " + "x" * 84) for i in range(8)]
 
 # Small limits so a run is short; a scenario overrides what it needs.
 LOCK_TIMEOUT = 1.0
@@ -183,6 +187,55 @@ def open_stalled_stream(port, token):
         head += chunk
     m = re.match(rb"HTTP/1\.[01] (\d{3})", head)
     return s, int(m.group(1)) if m else None, head
+
+
+def send_queue(server_port, client_port):
+    """Bytes the server has written to this client's connection that the client has not taken
+    (tx_queue of the server's end in /proc/net/tcp); None when there is no such connection."""
+    local, remote = f":{server_port:04X}", f":{client_port:04X}"
+    with open("/proc/net/tcp") as f:
+        next(f)
+        for line in f:
+            parts = line.split()
+            if parts[1].endswith(local) and parts[2].endswith(remote):
+                return int(parts[4].split(":")[0], 16)
+    return None
+
+
+class StallWatch:
+    """Watches, from the moment the streams open, the server's send queue to each stalled
+    client (sampled every 50 ms): the kernel takes megabytes before a writer blocks, so the
+    server can only notice a client that reads nothing once those are full. `stalled()` gives
+    the instant each queue last changed, once none has changed for `settle` s."""
+
+    def __init__(self, server_port, socks):
+        self.port, self.socks = server_port, socks
+        self.last = [None] * len(socks)
+        self.changed = [time.monotonic()] * len(socks)
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        deadline = time.monotonic() + 120
+        while not self.done.is_set() and time.monotonic() < deadline:
+            now = time.monotonic()
+            for i, s in enumerate(self.socks):
+                q = send_queue(self.port, s.getsockname()[1])
+                if q != self.last[i]:
+                    self.last[i], self.changed[i] = q, now
+            time.sleep(0.05)
+
+    def stalled(self, settle=0.5, timeout=30.0):
+        deadline = time.monotonic() + timeout
+        try:
+            while time.monotonic() < deadline:
+                if all(time.monotonic() - c >= settle for c in self.changed):
+                    return list(self.changed)
+                time.sleep(0.05)
+            raise Violation(f"the server kept writing to the stalled streams for {timeout:g} s (send queues {self.last})")
+        finally:
+            self.done.set()
 
 
 def drain(sock, timeout):
@@ -679,8 +732,10 @@ def slow_streams(ctx, out):
     """max_streams streamed GET /orders whose clients read nothing: meanwhile POST /orders and
     GET /orders/{id}/history answer 201/200 within 2 s each (database.max_connections is only
     2, so a stream may not hold a connection other routes need); one more stream is refused
-    503 + Retry-After within 1 s; the stalled streams are cut within stream_stall + 1 s of
-    their last read (EOF before the body's end), after which a new stream is served."""
+    503 + Retry-After within 1 s; each stalled stream is cut within stream_stall + 1 s of the
+    server's last write to it (its send queue to that client stops growing once the kernel's
+    buffers are full): the client then reads to EOF without the body's end; a new stream is
+    served after that."""
     stall = 3.0
     srv = ctx.product.serve("slow-streams", database__max_connections=2, server__stream_stall="3s")
     reader = ctx.product.token("stream-reader", "reader")
@@ -690,15 +745,16 @@ def slow_streams(ctx, out):
             s, status, _ = open_stalled_stream(srv.port, reader)
             socks.append(s)
             out.require(status == 200, f"a stream within max_streams answered {status}")
-        stalled_at = time.monotonic()
+        last_read = time.monotonic()
+        watch = StallWatch(srv.port, socks)
         extra = request(srv.port, "GET", "/orders", token=reader, timeout=30)
         out.check(extra.status == 503 and extra.latency < 1.0 and extra.header("retry-after"),
                   f"stream {MAX_STREAMS + 1} answered {extra.status} in {extra.latency:.2f} s, Retry-After "
                   f"{extra.header('retry-after')} (expected 503 with Retry-After within 1 s)")
         out.note(f"stream {MAX_STREAMS + 1}: {extra.status} in {extra.latency * 1000:.0f} ms")
-        load = WriteLoad(lambda: srv.port, writer_tokens(ctx, 2), seconds=stall - 1.0, pause=0.02).start()
+        load = WriteLoad(lambda: srv.port, writer_tokens(ctx, 2), seconds=stall - 0.5, pause=0.02).start()
         reads = []
-        deadline = time.monotonic() + stall - 1.0
+        deadline = time.monotonic() + stall - 0.5
         while time.monotonic() < deadline and len(reads) < 200:
             reads.append(request(srv.port, "GET", f"/orders/{random.randint(1, ctx.orders)}/history", token=reader))
         writes = load.stop()
@@ -709,15 +765,18 @@ def slow_streams(ctx, out):
                                  f"(first: {bad_reads[0].status if bad_reads else ''} {bad_reads[0].error if bad_reads else ''})")
         out.note(summarize(writes) + f"; {len(reads)} history reads, max "
                  f"{max((r.latency for r in reads), default=0) * 1000:.0f} ms")
-        # The streams were stalled from stalled_at; the cut is due by stall + 1 s.
-        time.sleep(max(0.0, stalled_at + stall + 1.0 - time.monotonic()))
-        after = request(srv.port, "GET", "/orders?from=2600-01-01T00:00:00Z", token=reader, timeout=30)
-        out.check(after.status == 200, f"a stream after the stall answered {after.status} {after.error or ''} "
-                                       f"(the stalled ones still hold their slots)")
+        stalled = watch.stalled()
+        out.note("the server's writes stalled " + ", ".join(f"{t - last_read:.2f}" for t in stalled) +
+                 f" s after the clients' last read, with {', '.join(str(q) for q in watch.last)} bytes queued")
+        time.sleep(max(0.0, max(stalled) + stall + 1.0 - time.monotonic()))
         for i, s in enumerate(socks):
-            how, nbytes, complete = drain(s, 5.0)
+            how, nbytes, complete = drain(s, 10.0)
             out.check(how in ("eof", "reset") and not complete,
-                      f"stalled stream {i + 1} was not cut: {how} after {nbytes} more bytes, body complete: {complete}")
+                      f"stalled stream {i + 1} was not cut within stream_stall + 1 s of the server's last write: "
+                      f"{how} after {nbytes} more bytes, body complete: {complete}")
+        after = request(srv.port, "GET", "/orders?from=2600-01-01T00:00:00Z", token=reader, timeout=30)
+        out.check(after.status == 200, f"a stream after the cut answered {after.status} {after.error or ''} "
+                                       f"(the stalled ones still hold their slots)")
         check_store(out, ctx, srv.port, [w for w in writes if w.status == 201])
     finally:
         close_quietly(*socks)
@@ -1153,9 +1212,9 @@ def generate(n, path):
     with open(path, "w") as f:
         for i in range(1, n + 1):
             at += 3 * HOUR_MS + rng.randrange(0, HOUR_MS // 2)
-            sid, name = SERVICES[i % 3]
+            services = [SERVICES[i % 3]] + rng.sample(LONG_SERVICES, 4)
             f.write(json.dumps({"id": i, "datetime": iso(at), "totalfee": rng.randrange(0, 100_000) / 100,
-                                "services": [{"id": sid, "name": name}]}) + "\n")
+                                "services": [{"id": sid, "name": name} for sid, name in services]}) + "\n")
 
 
 def run_backend(backend, args, workdir, results):
