@@ -113,6 +113,7 @@ pub struct Tokens {
     issuer: String,
     audience: String,
     access_ttl: Duration,
+    max_access_ttl: Duration,
     refresh_ttl: Duration,
     verified: Arc<verified::Verified>,
 }
@@ -148,18 +149,30 @@ impl Tokens {
             issuer: auth.issuer.clone(),
             audience: auth.audience.clone(),
             access_ttl: auth.access_ttl,
+            max_access_ttl: auth.max_access_ttl,
             refresh_ttl: auth.refresh_ttl,
             verified: Arc::default(),
         })
     }
 
-    /// An access token for `subject` as `role`, living `ttl` (default `auth.access_ttl`).
+    /// An access token for `subject` as `role`, living `ttl` (default `auth.access_ttl`; one
+    /// asked for may not exceed `auth.max_access_ttl`, as access tokens cannot be revoked).
     ///
     /// # Errors
-    /// [`Error::Invalid`] for an empty subject or a zero lifetime.
+    /// [`Error::Invalid`] for an empty subject, a zero lifetime or one above the maximum.
     pub fn access_token(&self, subject: &str, role: Role, ttl: Option<Duration>) -> Result<(String, u64)> {
         if subject.trim().is_empty() {
             return Err(Error::invalid("subject", "must not be empty"));
+        }
+        if let Some(asked) = ttl.filter(|ttl| *ttl > self.max_access_ttl) {
+            return Err(Error::invalid(
+                "ttl",
+                format!(
+                    "must be at most {} (auth.max_access_ttl), not {}",
+                    humantime::format_duration(self.max_access_ttl),
+                    humantime::format_duration(asked)
+                ),
+            ));
         }
         let ttl = ttl.unwrap_or(self.access_ttl).as_secs();
         if ttl == 0 {
@@ -249,15 +262,15 @@ impl Tokens {
         Ok(IssuedTokens { access_token, expires_in, refresh_token })
     }
 
-    /// Uses a refresh token once: a new access token and the refresh token that replaces it.
+    /// Uses a refresh token once: a new access token and the refresh token that replaces it,
+    /// which expires with its family (`auth.refresh_ttl` after the family's first issue).
     ///
     /// # Errors
     /// [`Error::Unauthorized`] for an unknown, expired, revoked or reused token (reuse revokes
     /// its family).
     pub async fn refresh(&self, store: &Store, refresh_token: &str) -> Result<IssuedTokens> {
         let (successor, successor_hash) = new_refresh_token();
-        let grant =
-            store.rotate_refresh_token(&hash_token(refresh_token), &successor_hash, self.refresh_expiry()).await?;
+        let grant = store.rotate_refresh_token(&hash_token(refresh_token), &successor_hash).await?;
         let role = Role::parse(&grant.role).map_err(|_| Error::Unauthorized("unknown role".to_owned()))?;
         let (access_token, expires_in) = self.access_token(&grant.subject, role, None)?;
         Ok(IssuedTokens { access_token, expires_in, refresh_token: Some(successor) })
@@ -381,6 +394,15 @@ mod tests {
         assert_eq!(err.to_string(), "the access token is not valid: it has expired");
         let other = Tokens::new(&[8; 32], &auth()).unwrap();
         assert!(other.verify(&token).is_err(), "what one secret remembers, another does not accept");
+    }
+
+    #[test]
+    fn an_access_token_may_live_up_to_the_maximum_and_not_a_second_longer() {
+        let auth = AuthConfig { max_access_ttl: Duration::from_secs(3600), ..auth() };
+        let tokens = Tokens::new(&[7; 32], &auth).unwrap();
+        assert_eq!(tokens.access_token("me", Role::Reader, Some(Duration::from_secs(3600))).unwrap().1, 3600);
+        let err = tokens.access_token("me", Role::Reader, Some(Duration::from_secs(3601))).unwrap_err();
+        assert_eq!(err.to_string(), "invalid input: ttl: must be at most 1h (auth.max_access_ttl), not 1h 1s");
     }
 
     #[test]

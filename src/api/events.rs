@@ -1,4 +1,5 @@
-//! `GET /events`: the change feed — history events after a `seq`, ascending, paged by `limit`.
+//! `GET /events`: the change feed — history events after a `seq`, ascending, paged by `limit`;
+//! also the `after`/`limit` parameters an order's history is paged by.
 
 use warp::Filter;
 use warp::filters::BoxedFilter;
@@ -12,7 +13,7 @@ use super::request::{Req, limit_param, req};
 use crate::auth::Role;
 
 /// The page of events when `limit` is not given.
-const DEFAULT_LIMIT: u32 = 100;
+pub(super) const DEFAULT_LIMIT: u32 = 100;
 
 /// `GET /events`.
 pub fn routes(state: &AppState) -> BoxedFilter<(Response,)> {
@@ -29,6 +30,16 @@ async fn events(req: Req) -> Response {
 
 async fn feed(req: &Req) -> ApiResult {
     req.authorize(Role::Reader)?;
+    let (after, limit) = seq_page(req)?;
+    json(StatusCode::OK, &req.state.store.events(after, limit).await?)
+}
+
+/// `after` (a `seq`, default 0) and `limit` (1–1000, default [`DEFAULT_LIMIT`]), the only
+/// query parameters of a route paged by `seq`.
+///
+/// # Errors
+/// 400 for any other parameter or a malformed value.
+pub(super) fn seq_page(req: &Req) -> Result<(i64, u32), ApiError> {
     let (mut after, mut limit) = (0_i64, DEFAULT_LIMIT);
     for (name, value) in req.query_params(&["after", "limit"])? {
         if name == "after" {
@@ -39,5 +50,5 @@ async fn feed(req: &Req) -> ApiResult {
             limit = limit_param(&value)?;
         }
     }
-    json(StatusCode::OK, &req.state.store.events(after, limit).await?)
+    Ok((after, limit))
 }

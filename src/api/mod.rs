@@ -36,6 +36,7 @@ use crate::store::Store;
 
 pub use metrics::Metrics;
 pub use rate_limit::RateLimit;
+pub use server::bind;
 
 /// The OpenAPI 3.1 document of every route.
 pub const OPENAPI: &str = include_str!("openapi.json");
@@ -51,6 +52,8 @@ pub struct AppState {
     pub limits: Arc<ServerConfig>,
     /// Request counters and latency histograms.
     pub metrics: Arc<Metrics>,
+    /// One permit per streamed `GET /orders` that may run at once (`server.max_streams`).
+    pub streams: Arc<tokio::sync::Semaphore>,
     /// Requests per client (`server.rate_limit`).
     pub rate_limit: Arc<RateLimit>,
 }
@@ -58,12 +61,15 @@ pub struct AppState {
 impl AppState {
     /// State over `store`, signing with `tokens`, within `limits`.
     pub fn new(store: Store, tokens: Tokens, limits: ServerConfig) -> Self {
+        let streams = limits.max_streams.min(tokio::sync::Semaphore::MAX_PERMITS);
+        let streams = Arc::new(tokio::sync::Semaphore::new(streams));
         let rate_limit = Arc::new(RateLimit::new(limits.rate_limit));
         Self {
             store,
             tokens: Arc::new(tokens),
             limits: Arc::new(limits),
             metrics: Arc::new(Metrics::default()),
+            streams,
             rate_limit,
         }
     }

@@ -1,8 +1,9 @@
 //! `/orders`, `/orders/{id}` and `/orders/{id}/history`: reading, replacing, patching and
 //! deleting orders. Listing lives in [`listing`], creating (with idempotency keys) in
-//! [`create`].
+//! [`create`], an order's history in [`history`].
 
 mod create;
+mod history;
 mod listing;
 
 use serde_json::{Map, Value};
@@ -13,7 +14,7 @@ use warp::reply::Response;
 
 use super::AppState;
 use super::error::ApiError;
-use super::reply::{self, ApiResult, finish, json, no_content};
+use super::reply::{self, ApiResult, finish, no_content};
 use super::request::{Req, path_id, req};
 use crate::auth::Role;
 use crate::domain::{FieldError, input};
@@ -24,7 +25,7 @@ use crate::store::Store;
 pub fn routes(state: &AppState) -> BoxedFilter<(Response,)> {
     let collection = warp::path!("orders").and(req(state.clone())).then(collection);
     let one = warp::path!("orders" / String).and(req(state.clone())).then(one);
-    let history = warp::path!("orders" / String / "history").and(req(state.clone())).then(history);
+    let history = warp::path!("orders" / String / "history").and(req(state.clone())).then(history_route);
     collection.or(one).unify().or(history).unify().boxed()
 }
 
@@ -51,9 +52,9 @@ async fn one(id: String, req: Req) -> Response {
 }
 
 /// `GET /orders/{id}/history`.
-async fn history(id: String, req: Req) -> Response {
+async fn history_route(id: String, req: Req) -> Response {
     let result = match req.method {
-        Method::GET | Method::HEAD => history_of(&id, &req).await,
+        Method::GET | Method::HEAD => history::page(&id, &req).await,
         _ => Err(ApiError::MethodNotAllowed("GET, HEAD")),
     };
     finish("/orders/{id}/history", result)
@@ -104,10 +105,4 @@ async fn delete(id: &str, req: &Req) -> ApiResult {
     let id = path_id("order", id)?;
     req.state.store.delete_order(id, req.if_match(), &principal.subject).await?;
     Ok(no_content())
-}
-
-async fn history_of(id: &str, req: &Req) -> ApiResult {
-    req.authorize(Role::Reader)?;
-    let id = path_id("order", id)?;
-    json(StatusCode::OK, &req.state.store.history(id).await?)
 }

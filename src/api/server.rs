@@ -6,6 +6,12 @@
 //! clients wait in the kernel's queue); and shutdown stops accepting, lets in-flight requests
 //! finish for at most `server.shutdown_grace`, then cuts every connection still open.
 //!
+//! A client that stops reading its response is cut too: a write to its socket that cannot
+//! proceed for `server.stream_stall` fails the connection (a streamed listing notices the stall
+//! itself and frees its database connection; this closes the socket, which would otherwise sit
+//! on its send buffer until the client read again). Sockets run with TCP_NODELAY: the last
+//! chunk of a streamed response otherwise waited ~40 ms on Nagle's algorithm and delayed ACKs.
+//!
 //! Every request carries its client's address as a [`Peer`] extension, for the rate limit.
 //!
 //! HTTP/1.1 only: hyper-util's protocol-sniffing `auto` builder reads the first bytes of a
@@ -26,6 +32,7 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
+use tokio_io_timeout::TimeoutStream;
 use warp::filters::BoxedFilter;
 use warp::reply::Response;
 
@@ -39,6 +46,24 @@ pub struct Peer(pub SocketAddr);
 /// descriptors, say), so the loop does not spin while nothing can be accepted.
 const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
 
+/// How many connections may wait in the kernel's queue to be accepted: tokio's default of 128
+/// dropped 3 of 1,000 back-to-back connection attempts (each such client then waits a second
+/// for its retry).
+const LISTEN_BACKLOG: u32 = 4096;
+
+/// Binds `addr` (`HOST:PORT`, the first address it resolves to) with [`LISTEN_BACKLOG`].
+///
+/// # Errors
+/// When the address does not resolve or cannot be bound.
+pub async fn bind(addr: &str) -> std::io::Result<TcpListener> {
+    let resolved = tokio::net::lookup_host(addr).await?.next();
+    let addr = resolved.ok_or_else(|| std::io::Error::other(format!("{addr} resolves to no address")))?;
+    let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
 /// Serves `routes` on `listener` within `limits` until `shutdown` resolves, then drains: idle
 /// connections close at once, in-flight requests get `limits.shutdown_grace` to finish, and
 /// whatever is still open after it is cut. Returns once every connection is closed.
@@ -51,6 +76,7 @@ pub async fn run(
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new()).header_read_timeout(limits.header_timeout);
     let http = Arc::new(http);
+    let write_stall = limits.stream_stall;
     let graceful = GracefulShutdown::new();
     let mut connections = JoinSet::new();
     let slots = Arc::new(Semaphore::new(limits.max_connections.clamp(1, Semaphore::MAX_PERMITS)));
@@ -70,7 +96,8 @@ pub async fn run(
         };
         match accepted {
             Ok((stream, peer)) => {
-                let connection = Connection { http: http.clone(), routes: routes.clone(), peer, _slot: permit };
+                let connection =
+                    Connection { http: http.clone(), routes: routes.clone(), peer, write_stall, _slot: permit };
                 connections.spawn(connection.serve(stream, graceful.watcher()));
                 reap(&mut connections);
             }
@@ -86,6 +113,8 @@ struct Connection {
     http: Arc<http1::Builder>,
     routes: BoxedFilter<(Response,)>,
     peer: SocketAddr,
+    /// How long a write to the client may make no progress before the connection is cut.
+    write_stall: Duration,
     /// Held while the connection is open; dropping it lets the loop accept another.
     _slot: OwnedSemaphorePermit,
 }
@@ -94,13 +123,18 @@ impl Connection {
     /// Serves requests on `stream` until the client or hyper closes it (header timeout, idle
     /// keep-alive, an error) or, once shutdown began, until the request in flight is answered.
     async fn serve(self, stream: TcpStream, watcher: Watcher) {
-        let Self { http, routes, peer, _slot } = self;
+        let Self { http, routes, peer, write_stall, _slot } = self;
+        if let Err(err) = stream.set_nodelay(true) {
+            tracing::debug!(target: "orders::api", %peer, error = %err, "cannot set TCP_NODELAY");
+        }
+        let mut stream = TimeoutStream::new(stream);
+        stream.set_write_timeout(Some(write_stall));
         let routes = TowerToHyperService::new(warp::service(routes));
         let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
             request.extensions_mut().insert(Peer(peer));
             routes.call(request)
         });
-        let connection = http.serve_connection(TokioIo::new(stream), service);
+        let connection = http.serve_connection(TokioIo::new(Box::pin(stream)), service);
         if let Err(err) = watcher.watch(connection).await {
             // Timeouts and clients that vanish mid-request land here; nothing to answer.
             tracing::debug!(target: "orders::api", %peer, error = %err, "connection closed");

@@ -1,9 +1,16 @@
 //! `orders import FILE|-`: NDJSON (or one JSON array) in the export shape, parsed record by
 //! record as the store writes them, so an error names the line (or element) of the first bad
 //! record and nothing is written.
+//!
+//! The import holds the store's write lock from its first record to its last, so it never
+//! waits on its input meanwhile (SPEC section 8): standard input, a FIFO or any other file
+//! that is not a regular file is read to its end into a temporary file (in `$TMPDIR`, removed
+//! on exit) before the import begins. A regular file is read as the import goes: reading it
+//! waits on the disk only, never on whoever wrote it, and copying it first would cost its size
+//! again in time and space.
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, BufRead, BufReader, Read, Seek as _};
 use std::path::Path;
 
 use anyhow::Context as _;
@@ -18,10 +25,15 @@ use crate::store::Store;
 /// # Errors
 /// The first bad record, named by its line or element number, or a file that cannot be read.
 pub async fn run(store: &Store, path: &Path) -> anyhow::Result<()> {
-    let reader: Box<dyn Read> = if path == Path::new("-") {
-        Box::new(io::stdin().lock())
+    let cannot_read = || format!("cannot read {}", path.display());
+    let reader = if path == Path::new("-") {
+        spool(io::stdin().lock()).with_context(cannot_read)?
     } else {
-        Box::new(File::open(path).with_context(|| format!("cannot read {}", path.display()))?)
+        let file = File::open(path).with_context(cannot_read)?;
+        match file.metadata().with_context(cannot_read)?.is_file() {
+            true => file,
+            false => spool(file).with_context(cannot_read)?,
+        }
     };
     let mut reader = BufReader::with_capacity(1 << 16, reader);
     let first = first_non_space(&mut reader).with_context(|| format!("cannot read {}", path.display()))?;
@@ -55,6 +67,14 @@ pub async fn run(store: &Store, path: &Path) -> anyhow::Result<()> {
             })
         }
     }
+}
+
+/// Everything `input` holds, copied into an anonymous temporary file, rewound.
+fn spool(mut input: impl Read) -> io::Result<File> {
+    let mut spooled = tempfile::tempfile()?;
+    io::copy(&mut input, &mut spooled)?;
+    spooled.rewind()?;
+    Ok(spooled)
 }
 
 fn parse_line(line: &str) -> Result<NewOrder> {

@@ -16,7 +16,7 @@ pub async fn run(config: &Config, addr: Option<&str>) -> anyhow::Result<()> {
     let tokens = Tokens::new(&auth::load_secret(config)?, &config.auth)?;
     let store = super::open_store(config).await?;
     let addr = addr.unwrap_or(&config.server.addr);
-    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+    let listener = api::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
     let local = listener.local_addr().context("the listener has no address")?;
     eprintln!("orders: listening on http://{local}");
     let state = AppState::new(store.clone(), tokens, config.server.clone());

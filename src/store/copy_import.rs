@@ -18,11 +18,14 @@
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::{Connection as _, Executor as _, Postgres, Transaction};
 
+use super::Store;
 use super::history::insert_history;
 use super::import::{Catalogue, ImportError, ImportReport, NewOrders, taken, too_close};
 use super::orders::{SELECT_LAST_ORDER_ID, insert_order_services, insert_orders, next_after};
 use super::services::{INSERT_SERVICE, SELECT_CATALOGUE};
-use super::{POSTGRES_BEGIN_WRITE, POSTGRES_TAKE_WRITE_LOCK, POSTGRES_TUNING, POSTGRES_WRITE_LOCK, Store};
+use super::session::{
+    Bounds, POSTGRES_BEGIN_WRITE, POSTGRES_BOUNDS, POSTGRES_TAKE_WRITE_LOCK, POSTGRES_TUNING, POSTGRES_WRITE_LOCK,
+};
 use crate::domain::service::name_key;
 use crate::domain::{EventKind, NewOrder, Order, Service, schedule};
 use crate::error::{Error, Result};
@@ -63,8 +66,8 @@ pub(super) async fn import(
     actor: &str,
 ) -> Result<ImportReport, ImportError> {
     let options = store.postgres.as_deref().expect("a PostgreSQL store keeps its connect options");
-    let mut conn = connect(options).await.map_err(ImportError::outside)?;
-    let mut tx = begin(&mut conn).await.map_err(ImportError::outside)?;
+    let mut conn = connect(options, store.bounds).await.map_err(ImportError::outside)?;
+    let mut tx = begin(&mut conn, store.bounds).await.map_err(ImportError::outside)?;
     let catalogue: Vec<(i64, String)> = sqlx::query_as(SELECT_CATALOGUE).fetch_all(&mut *tx).await.map_err(outside)?;
     let catalogue = Catalogue::new(catalogue.into_iter().map(|(id, name)| Service { id, name }).collect());
     let last_id: Option<i64> = sqlx::query_scalar(SELECT_LAST_ORDER_ID).fetch_one(&mut *tx).await.map_err(outside)?;
@@ -85,21 +88,29 @@ pub(super) async fn import(
 }
 
 /// A connection of its own for the import (COPY needs PostgreSQL's own driver, not the pool's
-/// `Any`), tuned as the pool's are.
-async fn connect(options: &PgConnectOptions) -> Result<PgConnection> {
+/// `Any`), tuned and bounded as the pool's are, except that its statements are not: the COPY
+/// and the writes after it take as long as the input is big (1M orders: tens of seconds). The
+/// input is read before the import begins (see `cli::import`), so no statement waits on it.
+async fn connect(options: &PgConnectOptions, bounds: Bounds) -> Result<PgConnection> {
     let mut conn = PgConnection::connect_with(options).await?;
     for setting in POSTGRES_TUNING {
         if let Err(e) = conn.execute(setting).await {
             tracing::debug!("cannot {setting}: {e}");
         }
     }
+    let set = sqlx::query(POSTGRES_BOUNDS).bind(bounds.lock_millis()).bind("0").bind(bounds.statement_millis());
+    if let Err(e) = set.execute(&mut conn).await {
+        tracing::warn!("cannot bound lock waits on this database: {e}");
+    }
     Ok(conn)
 }
 
-/// The import's transaction, under the store's write lock (as `Store::begin_write` takes it).
-async fn begin(conn: &mut PgConnection) -> Result<Transaction<'_, Postgres>> {
+/// The import's transaction, under the store's write lock (as `Store::begin_write` takes it,
+/// waiting at most `database.lock_timeout`).
+async fn begin(conn: &mut PgConnection, bounds: Bounds) -> Result<Transaction<'_, Postgres>> {
     let mut tx = conn.begin_with(POSTGRES_BEGIN_WRITE).await?;
-    sqlx::query(POSTGRES_TAKE_WRITE_LOCK).bind(POSTGRES_WRITE_LOCK).execute(&mut *tx).await?;
+    let lock = sqlx::query(POSTGRES_TAKE_WRITE_LOCK).bind(POSTGRES_WRITE_LOCK);
+    lock.execute(&mut *tx).await.map_err(|e| bounds.classify_lock_wait(e))?;
     Ok(tx)
 }
 

@@ -14,6 +14,7 @@ use sqlx::FromRow;
 
 use super::orders::{OrderColumns, order_columns};
 use super::services::catalogue;
+use super::session::POSTGRES_LONG_READ;
 use super::{Backend, Store};
 use crate::domain::{Order, Service};
 use crate::error::{Error, Result};
@@ -40,7 +41,9 @@ fn statement(backend: Backend) -> &'static str {
 }
 
 /// One snapshot for the catalogue and the orders: SQLite's read transaction begins at its
-/// first read; PostgreSQL needs REPEATABLE READ for two statements to share one.
+/// first read; PostgreSQL needs REPEATABLE READ for two statements to share one. There the
+/// export lifts the statement bound for its transaction (`POSTGRES_LONG_READ`): its one
+/// statement lasts as long as its reader takes to consume every order.
 fn begin(backend: Backend) -> &'static str {
     match backend {
         Backend::Sqlite => "BEGIN",
@@ -78,6 +81,9 @@ impl Store {
         let (pool, backend) = (self.pool.clone(), self.backend);
         async_stream::try_stream! {
             let mut tx = pool.begin_with(begin(backend)).await?;
+            if backend == Backend::Postgres {
+                sqlx::query(POSTGRES_LONG_READ).execute(&mut *tx).await?;
+            }
             let names: HashMap<i64, String> = catalogue(&mut tx).await?.into_iter().map(|s| (s.id, s.name)).collect();
             let mut rows = sqlx::query_as::<_, ExportRow>(statement(backend)).fetch(&mut *tx);
             while let Some(row) = rows.try_next().await? {

@@ -78,6 +78,50 @@ impl Store {
         rows.into_iter().map(EventRow::into_event).collect()
     }
 
+    /// One page of an order's events: those with `seq` greater than `after`, oldest first, at
+    /// most `limit`; works for deleted orders too. Read along the index on (order_id, seq), so
+    /// a page costs the same wherever it starts.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] for an id that never existed (an empty page past an order's last
+    /// event is no error).
+    pub async fn history_page(&self, order_id: i64, after: i64, limit: u32) -> Result<Vec<Event>> {
+        let rows: Vec<EventRow> = self
+            .read(|conn| {
+                Box::pin(async move {
+                    let rows = sqlx::query_as(
+                        "SELECT seq, order_id, kind, actor, at, snapshot FROM history \
+                         WHERE order_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+                    )
+                    .bind(order_id)
+                    .bind(after)
+                    .bind(i64::from(limit))
+                    .fetch_all(&mut *conn)
+                    .await?;
+                    Ok(rows)
+                })
+            })
+            .await?;
+        if rows.is_empty() && !self.has_history(order_id).await? {
+            return Err(Error::NotFound { what: "order", id: order_id });
+        }
+        rows.into_iter().map(EventRow::into_event).collect()
+    }
+
+    /// Whether an order with this id ever existed.
+    async fn has_history(&self, order_id: i64) -> Result<bool> {
+        self.read(|conn| {
+            Box::pin(async move {
+                let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM history WHERE order_id = $1 LIMIT 1")
+                    .bind(order_id)
+                    .fetch_optional(conn)
+                    .await?;
+                Ok(found.is_some())
+            })
+        })
+        .await
+    }
+
     /// The change feed: events with `seq` greater than `after`, ascending, at most `limit`.
     ///
     /// # Errors

@@ -4,17 +4,27 @@
 //! A create and its key are written in one transaction under the store's write lock, and the
 //! key is looked up again inside that transaction, so two identical requests racing each other
 //! create one order: the second finds the first's key once it holds the lock.
+//!
+//! The table's growth is bounded twice (SPEC section 8): a key expires after
+//! [`IDEMPOTENCY_TTL`] and each new key purges expired ones (up to `PURGE_BATCH` a time), and
+//! a subject holds at most [`IDEMPOTENCY_KEYS_PER_SUBJECT`], its oldest going first.
 
 use std::time::Duration;
 
 use sqlx::AnyConnection;
 
-use super::Store;
+use super::{PURGE_BATCH, Store};
 use crate::domain::{NewOrder, Order, Timestamp};
 use crate::error::{Error, Result};
 
 /// How long a key is remembered.
 pub const IDEMPOTENCY_TTL: Duration = Duration::from_secs(24 * 3600);
+
+/// The most keys one subject holds: storing another drops its oldest. A client retries a
+/// request within minutes, so its last thousand keys cover every retry any sane client makes;
+/// a runaway one (a new key per request, up to `server.rate_limit` a second) costs at most this
+/// many rows (each holding a response of at most an order's size) instead of a day's worth.
+pub const IDEMPOTENCY_KEYS_PER_SUBJECT: i64 = 1000;
 
 /// Which request a key belongs to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,13 +103,24 @@ async fn find(conn: &mut AnyConnection, subject: &str, key: &str) -> Result<Opti
     row.map(KeyRow::into_remembered).transpose()
 }
 
+/// Stores `key` with its response, for a key [`find`] just did not find under the write lock:
+/// a row still stored under it has expired (the purge is bounded, so it may not have gone yet)
+/// and is replaced.
 async fn insert(conn: &mut AnyConnection, key: &IdempotencyKey, response: &StoredResponse) -> Result<()> {
-    // Expired keys go first, so a key can be used again after 24 h.
-    sqlx::query("DELETE FROM idempotency_keys WHERE created_at <= $1").bind(cutoff()).execute(&mut *conn).await?;
+    sqlx::query(
+        "DELETE FROM idempotency_keys WHERE (subject, key) IN \
+         (SELECT subject, key FROM idempotency_keys WHERE created_at <= $1 ORDER BY created_at LIMIT $2)",
+    )
+    .bind(cutoff())
+    .bind(PURGE_BATCH)
+    .execute(&mut *conn)
+    .await?;
     let headers = serde_json::to_string(&response.headers).map_err(|e| Error::Internal(e.to_string()))?;
     sqlx::query(
         "INSERT INTO idempotency_keys (subject, key, request_hash, status, headers, body, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (subject, key) DO UPDATE SET \
+         request_hash = excluded.request_hash, status = excluded.status, headers = excluded.headers, \
+         body = excluded.body, created_at = excluded.created_at",
     )
     .bind(&key.subject)
     .bind(&key.key)
@@ -108,6 +129,16 @@ async fn insert(conn: &mut AnyConnection, key: &IdempotencyKey, response: &Store
     .bind(headers)
     .bind(&response.body)
     .bind(Timestamp::now().millis())
+    .execute(&mut *conn)
+    .await?;
+    // The subject's oldest keys beyond its bound: those at or below its bound-th newest.
+    sqlx::query(
+        "DELETE FROM idempotency_keys WHERE subject = $1 AND (created_at, key) <= \
+         (SELECT created_at, key FROM idempotency_keys WHERE subject = $1 \
+         ORDER BY created_at DESC, key DESC LIMIT 1 OFFSET $2)",
+    )
+    .bind(&key.subject)
+    .bind(IDEMPOTENCY_KEYS_PER_SUBJECT)
     .execute(conn)
     .await?;
     Ok(())

@@ -16,6 +16,7 @@ mod lookups;
 mod orders;
 mod reader;
 mod services;
+mod session;
 mod sql;
 mod tokens;
 
@@ -29,38 +30,34 @@ use sqlx::AnyConnection;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
 use sqlx::postgres::PgConnectOptions;
-use sqlx::{Any, AnyPool, ConnectOptions as _, Executor as _, Transaction};
+use sqlx::{AnyPool, ConnectOptions as _, Executor as _};
 
 use crate::config::Config;
 use crate::error::{Error, Result};
 
-pub use idempotency::{CreateOnce, IDEMPOTENCY_TTL, IdempotencyKey, Remembered, StoredResponse};
+pub use idempotency::{
+    CreateOnce, IDEMPOTENCY_KEYS_PER_SUBJECT, IDEMPOTENCY_TTL, IdempotencyKey, Remembered, StoredResponse,
+};
 pub use import::{ImportError, ImportReport};
 pub use orders::OrderQuery;
 pub use tokens::{NewRefreshToken, RefreshGrant};
 
+use session::{Bounds, tune_postgres, tune_sqlite};
+
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
-
-/// The key of the PostgreSQL advisory lock that serializes every write (see [`Store::begin_write`]);
-/// the schema's reference triggers take it too, written out as a number in their migration.
-const POSTGRES_WRITE_LOCK: i64 = 0x6f72_6465_7273; // "orders"
-
-/// How a PostgreSQL write begins: READ COMMITTED (see [`Store::begin_write`]), then
-/// [`POSTGRES_TAKE_WRITE_LOCK`].
-const POSTGRES_BEGIN_WRITE: &str = "BEGIN ISOLATION LEVEL READ COMMITTED";
-
-/// Takes [`POSTGRES_WRITE_LOCK`] (bound as `$1`) until the transaction ends.
-const POSTGRES_TAKE_WRITE_LOCK: &str = "SELECT 1 FROM pg_advisory_xact_lock($1)";
 
 /// Statements slower than this are logged (at info level: see `Store::connect`).
 const SLOW_STATEMENT: Duration = Duration::from_secs(1);
 
-/// Settings for every PostgreSQL connection (see `tune_postgres`).
-const POSTGRES_TUNING: [&str; 2] = ["SET jit = off", "SET max_parallel_workers_per_gather = 0"];
-
 /// Connections a pool opens up front (at most its size).
 const WARM_CONNECTIONS: u32 = 3;
+
+/// The most rows one purge of expired records (refresh tokens, idempotency keys) deletes: it
+/// runs inside a write, under the write lock, so its cost stays bounded however many records
+/// expired at once; each write that purges adds one record and removes up to this many, so the
+/// backlog drains.
+const PURGE_BATCH: i64 = 1000;
 
 /// Which database a store talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,9 +94,10 @@ pub struct StoreOptions {
     pub auto_migrate: bool,
     /// The scheduling rule's minimum gap.
     pub min_gap: Duration,
-    /// How long a write waits for the write lock.
+    /// How long a write waits for the write lock (zero: as long as it takes).
     pub lock_timeout: Duration,
-    /// How long a statement may run (and, on PostgreSQL, a session sit idle in a transaction).
+    /// How long a statement may run, and a session sit idle in a transaction (PostgreSQL;
+    /// zero: no bound).
     pub statement_timeout: Duration,
 }
 
@@ -156,6 +154,8 @@ pub struct Store {
     /// How to open a connection of PostgreSQL's own driver (an import's COPY needs one).
     postgres: Option<Arc<PgConnectOptions>>,
     min_gap: Duration,
+    /// The bounds on waiting for the database (see `session`).
+    bounds: Bounds,
 }
 
 impl Store {
@@ -175,9 +175,14 @@ impl Store {
         // on another connection instead (`Store::read`).
         let mut pool =
             AnyPoolOptions::new().max_connections(options.max_connections).acquire_timeout(reader::ACQUIRE_TIMEOUT);
+        let bounds = Bounds { lock_timeout: options.lock_timeout, statement_timeout: options.statement_timeout };
         pool = match backend {
-            Backend::Sqlite => pool.after_connect(|conn, _| Box::pin(async move { tune_sqlite(conn).await })),
-            Backend::Postgres => pool.after_connect(|conn, _| Box::pin(async move { tune_postgres(conn).await })),
+            Backend::Sqlite => {
+                pool.after_connect(move |conn, _| Box::pin(async move { tune_sqlite(conn, bounds).await }))
+            }
+            Backend::Postgres => {
+                pool.after_connect(move |conn, _| Box::pin(async move { tune_postgres(conn, bounds).await }))
+            }
         };
         let classify = |e| match e {
             sqlx::Error::Configuration(e) => Error::invalid("database.url", e.to_string()),
@@ -226,6 +231,7 @@ impl Store {
             backend,
             postgres,
             min_gap: options.min_gap,
+            bounds,
         };
         if options.auto_migrate {
             store.migrate().await?;
@@ -234,6 +240,12 @@ impl Store {
     }
 
     /// Applies every pending migration.
+    ///
+    /// On the pool's connections, so within its bounds: on PostgreSQL a migration that waits
+    /// more than `database.lock_timeout` for a lock (behind a long read, or another process
+    /// migrating) fails rather than queue every other statement behind its own lock request,
+    /// and one that must run longer than `database.statement_timeout` (an index on a large
+    /// table) lifts that bound itself (`SET LOCAL statement_timeout = 0` as its first line).
     ///
     /// # Errors
     /// When the database is unreachable or a migration fails (or was changed after it ran).
@@ -298,98 +310,43 @@ impl Store {
             }
         }
     }
+}
 
-    /// Begins a write transaction holding the store's write lock.
+impl Store {
+    /// A connection of its own, outside the pool: opened with the pool's options and given the
+    /// same session settings, for a long read (a streamed listing) that must hold no
+    /// connection other work needs. Opening waits at most as long as a pool acquire; the
+    /// connection closes when dropped. `None` for an in-memory SQLite database, which another
+    /// connection would not see.
     ///
-    /// Every write takes the same lock, so the scheduling rule's check and the write it guards
-    /// are one atomic step for every writer: threads, processes, and several servers on one
-    /// PostgreSQL. On SQLite, `BEGIN IMMEDIATE` takes the database's write lock up front (a
-    /// plain `BEGIN` would take it at the first write and fail with SQLITE_BUSY instead of
-    /// waiting). On PostgreSQL, a transaction-scoped advisory lock is taken first, in READ
-    /// COMMITTED (named, whatever the database's default: under REPEATABLE READ the snapshot
-    /// would be taken before the lock is granted), so every later statement's snapshot already
-    /// sees whatever the previous holder committed; history `seq` values are therefore handed
-    /// out in commit order. The reference triggers of the schema take the same lock
-    /// (migrations/postgres/0003_order_references.sql).
-    ///
-    /// SQLite writers of this process first queue on an in-process gate: SQLite's busy handler
-    /// lets waiting writers poll with growing sleeps (up to 100 ms), which under concurrent
-    /// creates gave p99 latencies of 700 ms and more while the lock sat free between polls.
-    /// The gate only orders this process's writers; the database lock still decides, for other
-    /// processes as before.
-    async fn begin_write(&self) -> Result<WriteTx> {
-        match self.backend {
-            Backend::Sqlite => {
-                let gate = Arc::clone(&self.write_gate).lock_owned().await;
-                let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-                Ok(WriteTx { tx, _gate: Some(gate) })
+    /// # Errors
+    /// [`Error::Unavailable`] when the database cannot be reached in time, or the store is
+    /// closed.
+    pub(super) async fn connect_unpooled(&self) -> Result<Option<AnyConnection>> {
+        if self.pool.is_closed() {
+            return Err(sqlx::Error::PoolClosed.into());
+        }
+        let options = self.pool.connect_options();
+        let url = options.database_url.as_str();
+        if url.contains(":memory:") || url.contains("mode=memory") {
+            return Ok(None);
+        }
+        let connect = async {
+            let mut conn = options.connect().await?;
+            // A stream's one statement lasts as long as its client takes to read: no statement
+            // bound (a stalled client is cut by `server.stream_stall` instead); the lock bound stays.
+            let bounds = Bounds { statement_timeout: Duration::ZERO, ..self.bounds };
+            match self.backend {
+                Backend::Sqlite => tune_sqlite(&mut conn, bounds).await?,
+                Backend::Postgres => tune_postgres(&mut conn, bounds).await?,
             }
-            Backend::Postgres => {
-                let mut tx = self.pool.begin_with(POSTGRES_BEGIN_WRITE).await?;
-                sqlx::query(POSTGRES_TAKE_WRITE_LOCK).bind(POSTGRES_WRITE_LOCK).execute(&mut *tx).await?;
-                Ok(WriteTx { tx, _gate: None })
-            }
+            Ok::<_, Error>(conn)
+        };
+        match tokio::time::timeout(reader::ACQUIRE_TIMEOUT, connect).await {
+            Ok(conn) => conn.map(Some),
+            Err(_) => Err(Error::Unavailable("timed out connecting to the database".to_owned())),
         }
     }
-}
-
-/// A write transaction, holding this process's write gate (SQLite) until it ends.
-struct WriteTx {
-    tx: Transaction<'static, Any>,
-    _gate: Option<tokio::sync::OwnedMutexGuard<()>>,
-}
-
-impl WriteTx {
-    /// Commits; the gate opens once the commit is done.
-    async fn commit(self) -> sqlx::Result<()> {
-        self.tx.commit().await
-    }
-}
-
-impl std::ops::Deref for WriteTx {
-    type Target = AnyConnection;
-
-    fn deref(&self) -> &AnyConnection {
-        &self.tx
-    }
-}
-
-impl std::ops::DerefMut for WriteTx {
-    fn deref_mut(&mut self) -> &mut AnyConnection {
-        &mut self.tx
-    }
-}
-
-/// Makes SQLite fit for several writers: WAL (readers never block the writer), a busy timeout
-/// (writers from other processes wait instead of failing), foreign keys on.
-async fn tune_sqlite(conn: &mut AnyConnection) -> sqlx::Result<()> {
-    conn.execute("PRAGMA journal_mode = WAL").await?;
-    conn.execute("PRAGMA synchronous = NORMAL").await?;
-    conn.execute("PRAGMA busy_timeout = 30000").await?;
-    conn.execute("PRAGMA foreign_keys = ON").await?;
-    Ok(())
-}
-
-/// Session settings for an interactive store's connections:
-///
-/// - PostgreSQL's JIT compiles plans whose estimated cost is high — such as the batched gap
-///   check of an import — and spends ~25 ms doing so on queries that then run in under 1 ms.
-///   Every query here is short and index-backed, so JIT only ever costs.
-/// - Parallel workers: the one query that gets them is the count of every order (the
-///   dashboard's total), which then takes every core for its ~140 ms at 1M orders, and the
-///   dashboard's End, issued meanwhile, waited for it (~180 ms instead of ~2 ms). One core for
-///   a background count keeps the interactive queries beside it fast.
-///
-/// A PostgreSQL-compatible server without a setting keeps its default. (An import's own
-/// connection applies the same [`POSTGRES_TUNING`]; a function generic over both connection
-/// types does not compile inside the pool's `after_connect` hook.)
-async fn tune_postgres(conn: &mut AnyConnection) -> sqlx::Result<()> {
-    for setting in POSTGRES_TUNING {
-        if let Err(e) = conn.execute(setting).await {
-            tracing::debug!("cannot {setting}: {e}");
-        }
-    }
-    Ok(())
 }
 
 /// SQLite files are created on first use unless the URL says otherwise.
@@ -403,10 +360,16 @@ fn connect_url(backend: Backend, url: &str) -> String {
 }
 
 impl From<sqlx::Error> for Error {
-    /// The one place database failures are classified: unreachable or busy is
+    /// The one place database failures are classified: a bounded wait that ran out (a lock,
+    /// a statement, SQLite's busy timeout) is [`Error::Busy`]; unreachable is
     /// [`Error::Unavailable`]; everything else not handled where its meaning is known is
     /// [`Error::Internal`].
     fn from(err: sqlx::Error) -> Self {
+        if let sqlx::Error::Database(db) = &err
+            && let Some(why) = session::busy_reason(db.code().as_deref())
+        {
+            return Error::Busy(why.to_owned());
+        }
         match &err {
             sqlx::Error::Io(_)
             | sqlx::Error::Tls(_)
@@ -431,16 +394,17 @@ impl From<sqlx::Error> for Error {
 }
 
 /// On PostgreSQL the SQLSTATE classes 08 (connection), 28 (the login refused), 53 (resources)
-/// and 57P (shutdown), and what a server answers a connection to a database that does not
-/// exist (3D000) or does not accept connections now (55000); SQLITE_BUSY (5), SQLITE_LOCKED
-/// (6), SQLITE_CANTOPEN (14) and their extended codes on SQLite.
+/// and 57P (shutdown), a session ended for sitting idle in a transaction (25P03), and what a
+/// server answers a connection to a database that does not exist (3D000) or does not accept
+/// connections now (55000); SQLITE_LOCKED (6), SQLITE_CANTOPEN (14) and their extended codes
+/// on SQLite. (SQLITE_BUSY is a bounded wait that ran out: see `session::busy_reason`.)
 fn is_unavailable_code(code: Option<&str>) -> bool {
     let Some(code) = code else { return false };
     // SQLSTATEs are always five characters; SQLite's (extended) result codes are shorter numbers.
     if code.len() == 5 {
-        return ["08", "28", "53", "57P", "3D000", "55000"].iter().any(|prefix| code.starts_with(prefix));
+        return ["08", "28", "53", "57P", "25P03", "3D000", "55000"].iter().any(|prefix| code.starts_with(prefix));
     }
-    code.parse::<i32>().is_ok_and(|sqlite| matches!(sqlite & 0xff, 5 | 6 | 14))
+    code.parse::<i32>().is_ok_and(|sqlite| matches!(sqlite & 0xff, 6 | 14))
 }
 
 /// Whether a failed statement broke a UNIQUE or PRIMARY KEY constraint.
@@ -460,7 +424,7 @@ mod tests {
     #[test]
     fn the_reference_triggers_take_the_stores_write_lock() {
         let migration = include_str!("../../migrations/postgres/0003_order_references.sql");
-        assert!(migration.contains(&format!("pg_advisory_xact_lock({POSTGRES_WRITE_LOCK})")));
+        assert!(migration.contains(&format!("pg_advisory_xact_lock({})", session::POSTGRES_WRITE_LOCK)));
     }
 
     #[test]
@@ -480,9 +444,11 @@ mod tests {
     }
 
     #[test]
-    fn busy_and_connection_codes_mean_unavailable() {
-        assert!(is_unavailable_code(Some("5")));
-        assert!(is_unavailable_code(Some("517")));
+    fn connection_codes_mean_unavailable() {
+        assert!(is_unavailable_code(Some("6")));
+        assert!(is_unavailable_code(Some("14")));
+        assert!(!is_unavailable_code(Some("5")), "SQLITE_BUSY is busy, not unavailable");
+        assert!(is_unavailable_code(Some("25P03")), "a session cut while idle in a transaction");
         assert!(is_unavailable_code(Some("08006")));
         assert!(is_unavailable_code(Some("57P01")));
         assert!(is_unavailable_code(Some("3D000")), "database does not exist");
@@ -507,18 +473,22 @@ mod tests {
             max_connections: 2,
             auto_migrate: false,
             min_gap: Duration::ZERO,
-            ..StoreOptions::default()
+            lock_timeout: Duration::from_millis(1500),
+            statement_timeout: Duration::from_secs(20),
         };
         let store = Store::connect(&url, &options).await.unwrap();
         let expected: &[(&str, &str)] = match store.backend {
             Backend::Postgres => &[
                 ("SELECT current_setting('jit')", "off"),
                 ("SELECT current_setting('max_parallel_workers_per_gather')", "0"),
+                ("SELECT current_setting('lock_timeout')", "1500ms"),
+                ("SELECT current_setting('statement_timeout')", "20s"),
+                ("SELECT current_setting('idle_in_transaction_session_timeout')", "20s"),
             ],
             Backend::Sqlite => &[
                 ("SELECT CAST((SELECT * FROM pragma_journal_mode) AS TEXT)", "wal"),
                 ("SELECT CAST((SELECT * FROM pragma_foreign_keys) AS TEXT)", "1"),
-                ("SELECT CAST((SELECT * FROM pragma_busy_timeout) AS TEXT)", "30000"),
+                ("SELECT CAST((SELECT * FROM pragma_busy_timeout) AS TEXT)", "1500"),
             ],
         };
         // Both connections of the pool at once: each got the settings when it was opened.

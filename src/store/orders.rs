@@ -3,8 +3,8 @@
 
 use futures_util::future::BoxFuture;
 use futures_util::{Stream, TryStreamExt as _};
-use sqlx::AnyConnection;
 use sqlx::FromRow;
+use sqlx::{AnyConnection, Connection as _};
 
 use super::history::append_event;
 use super::sql::Sql;
@@ -239,12 +239,29 @@ impl Store {
 
     /// Every order matching `query`, read as the caller consumes it: memory stays flat however
     /// many orders there are.
+    ///
+    /// The read runs on a connection of its own, outside the pool (see
+    /// [`Store::connect_unpooled`]), closed when the stream ends or is dropped: a caller that
+    /// consumes slowly, or not at all, holds no connection that writes and other reads need.
+    /// On SQLite (WAL) a reader never blocks the writer either; on PostgreSQL the open
+    /// statement's lock stops no write of orders (only DDL, such as `rules set-gap`, waits).
     pub fn stream_orders(&self, query: OrderQuery) -> impl Stream<Item = Result<Order>> + Send + 'static {
-        let (pool, backend) = (self.pool.clone(), self.backend);
+        let store = self.clone();
         async_stream::try_stream! {
-            let mut rows = listing(backend, &query).query_as::<OrderRow>().fetch(&pool);
+            let mut own = store.connect_unpooled().await?;
+            let mut pooled = None;
+            let conn: &mut AnyConnection = match own.as_mut() {
+                Some(conn) => conn,
+                None => pooled.insert(store.pool.acquire().await?).as_mut(),
+            };
+            let mut rows = listing(store.backend, &query).query_as::<OrderRow>().fetch(conn);
             while let Some(row) = rows.try_next().await? {
                 yield row.into_order()?;
+            }
+            drop(rows);
+            if let Some(conn) = own {
+                // Every row is read: a failure to say goodbye costs the caller nothing.
+                let _ = conn.close().await;
             }
         }
     }
@@ -514,5 +531,42 @@ mod tests {
             "{steps:?}"
         );
         assert!(!steps.iter().any(|s| s.starts_with("SCAN orders")), "no full scan: {steps:?}");
+    }
+
+    #[tokio::test]
+    async fn a_streams_own_connection_is_outside_the_pool_with_the_pools_session_settings_but_no_statement_bound() {
+        // PostgreSQL when the suite runs against it, else a SQLite file.
+        let dir = tempfile::tempdir().unwrap();
+        let url = std::env::var("ORDERS_TEST_DATABASE_URL")
+            .ok()
+            .filter(|url| !url.is_empty())
+            .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("own.db").display()));
+        let options = StoreOptions { max_connections: 1, auto_migrate: false, ..StoreOptions::default() };
+        let store = Store::connect(&url, &options).await.unwrap();
+        let held = store.pool.acquire().await.unwrap();
+        let mut own = store.connect_unpooled().await.unwrap().expect("a connection of its own");
+        let expected: &[(&str, &str)] = match store.backend {
+            Backend::Postgres => &[
+                ("SELECT current_setting('jit')", "off"),
+                ("SELECT current_setting('lock_timeout')", "5s"),
+                ("SELECT current_setting('statement_timeout')", "0"),
+            ],
+            Backend::Sqlite => &[
+                ("SELECT CAST((SELECT * FROM pragma_busy_timeout) AS TEXT)", "5000"),
+                ("SELECT CAST((SELECT * FROM pragma_foreign_keys) AS TEXT)", "1"),
+            ],
+        };
+        for (query, value) in expected {
+            let got: String = sqlx::query_scalar(*query).fetch_one(&mut own).await.unwrap();
+            assert_eq!(got, *value, "{query}");
+        }
+        assert_eq!(
+            (store.pool.size(), store.pool.num_idle()),
+            (1, 0),
+            "opened while the pool's one connection is taken"
+        );
+        drop(held);
+        let memory = Store::connect("sqlite::memory:", &options).await.unwrap();
+        assert!(memory.connect_unpooled().await.unwrap().is_none(), "in memory, another connection sees nothing");
     }
 }

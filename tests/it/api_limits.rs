@@ -222,6 +222,23 @@ async fn shutdown_cuts_a_stream_its_client_never_reads_within_the_grace_plus_a_s
 }
 
 #[tokio::test]
+async fn a_client_that_stops_reading_is_disconnected_after_the_stream_stall_and_frees_its_connection_slot() {
+    let db = TestDb::new().await;
+    let store = store_with_orders(&db, MANY_ORDERS).await;
+    let stall = Duration::from_millis(500);
+    let limits = ServerConfig { max_connections: 1, stream_stall: stall, ..server_config() };
+    let (addr, _stop, _server) = serve(store, limits).await;
+    let _stalled = stall_a_stream(addr).await;
+
+    // The only connection slot is the stalled client's: the next client is served only once
+    // the server has closed that socket, which a client that never reads would not do.
+    let mut next = TcpStream::connect(addr).await.expect("the kernel queues it");
+    next.write_all(HEALTHZ.as_bytes()).await.unwrap();
+    let served = tokio::time::timeout(PATIENCE, read_response(&mut next)).await;
+    assert!(served.expect("served once the stalled client is cut").starts_with("HTTP/1.1 200"));
+}
+
+#[tokio::test]
 async fn orders_serve_exits_0_within_the_grace_plus_a_second_after_sigterm_although_a_stream_is_stalled() {
     let db = TestDb::new().await;
     store_with_orders(&db, MANY_ORDERS).await.close().await;

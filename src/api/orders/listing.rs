@@ -1,11 +1,15 @@
 //! `GET /orders`: filters, keyset pages with `Link: rel="next"`, and without `limit` the whole
-//! set streamed as one chunked JSON array, read from the database as the client reads it.
+//! set streamed as one chunked JSON array, read from the database as the client reads it, on a
+//! connection of its own, at most `server.max_streams` at once, cut when its client stalls.
 
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt as _};
+use tokio::sync::mpsc::{Receiver, Sender};
 use warp::Reply as _;
 use warp::http::StatusCode;
 use warp::http::header::{CONTENT_TYPE, LINK};
@@ -14,7 +18,8 @@ use crate::api::error::ApiError;
 use crate::api::reply::{ApiResult, json, set_header};
 use crate::api::request::{Req, limit_param};
 use crate::auth::Role;
-use crate::domain::{OrderKey, Timestamp, parse_id};
+use crate::domain::{Order, OrderKey, Timestamp, parse_id};
+use crate::error::Error;
 use crate::store::OrderQuery;
 
 /// How many rendered orders may wait for a slow client.
@@ -65,55 +70,121 @@ async fn page(req: &Req, mut query: OrderQuery, limit: u32, params: &[(String, S
 
 /// The whole set: a task reads the store's stream and renders each order into a bounded
 /// channel the response body drains, so memory stays flat however many orders there are.
-/// The first row is read before answering, so an unreachable database is a 503, not a
-/// broken 200.
+///
+/// SPEC section 8, "readers never starve writers": the store reads on a connection of its own
+/// (none of the pool's), at most `server.max_streams` streams run at once (beyond: 503 at once,
+/// never a wait), and a client that takes nothing for `server.stream_stall` is cut: the task
+/// ends at once, closing its database connection and freeing its slot. The body then ends in
+/// an error, so once the client reads what is already buffered, hyper closes the connection
+/// without the final chunk: the client sees a broken response, never a complete-looking one.
+/// (A client that never reads again keeps its TCP connection until the connection loop closes
+/// it; nothing here can reach a socket hyper is blocked writing to.) The first row is read
+/// before answering, so an unreachable database is a 503, not a broken 200.
 async fn stream(req: &Req, query: OrderQuery) -> ApiResult {
+    let slot = Arc::clone(&req.state.streams).try_acquire_owned().map_err(|_| {
+        let most = req.state.limits.max_streams;
+        Error::Busy(format!("{most} streamed listings are running, the most at once; try again, or page with limit"))
+    })?;
     let mut orders = Box::pin(req.state.store.stream_orders(query));
     let first = orders.next().await.transpose()?;
-    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(STREAM_BUFFER);
+    let (tx, rx) = tokio::sync::mpsc::channel::<Piece>(STREAM_BUFFER);
+    let cut = Cut { stall: req.state.limits.stream_stall, query: req.query.clone() };
     tokio::spawn(async move {
-        let mut chunk = match first {
-            None => {
-                let _ = tx.send(Ok(Bytes::from_static(b"[]"))).await;
-                return;
-            }
-            Some(order) => format!("[{}", render(&order)),
-        };
-        while let Some(next) = orders.next().await {
-            match next {
-                Ok(order) => {
-                    let previous = std::mem::replace(&mut chunk, format!(",{}", render(&order)));
-                    if tx.send(Ok(Bytes::from(previous))).await.is_err() {
-                        return; // the client went away
-                    }
-                }
-                Err(err) => {
-                    tracing::error!(error = %err, "streaming orders failed midway");
-                    let _ = tx.send(Err(std::io::Error::other("the order stream failed"))).await;
-                    return;
-                }
-            }
-        }
-        chunk.push(']');
-        let _ = tx.send(Ok(Bytes::from(chunk))).await;
+        let _slot = slot; // freed when the task ends, however it ends
+        produce(first, orders, &tx, &cut).await;
     });
-    let mut response = warp::reply::stream(Chunks(rx)).into_response();
+    let mut response = warp::reply::stream(Chunks { rx, complete: false }).into_response();
     *response.status_mut() = StatusCode::OK;
     response.headers_mut().insert(CONTENT_TYPE, warp::http::HeaderValue::from_static("application/json"));
     Ok(response)
 }
 
-fn render(order: &crate::domain::Order) -> String {
+/// When a stream is cut, and what its warning names.
+struct Cut {
+    stall: Duration,
+    query: String,
+}
+
+/// Renders `first` and the rest of `orders` into `tx` as one JSON array. Stops early when the
+/// client went away, took nothing for the stall, or the database failed midway; the body then
+/// ends in an error (see [`Chunks`]).
+async fn produce(
+    first: Option<Order>,
+    mut orders: impl Stream<Item = crate::error::Result<Order>> + Unpin,
+    tx: &Sender<Piece>,
+    cut: &Cut,
+) {
+    let Some(order) = first else {
+        deliver(tx, Piece::Last(Bytes::from_static(b"[]")), cut, 0).await;
+        return;
+    };
+    let (mut chunk, mut sent) = (format!("[{}", render(&order)), 0_u64);
+    while let Some(next) = orders.next().await {
+        let order = match next {
+            Ok(order) => order,
+            Err(err) => {
+                tracing::error!(error = %err, sent, "streaming orders failed midway");
+                return;
+            }
+        };
+        let previous = std::mem::replace(&mut chunk, format!(",{}", render(&order)));
+        if !deliver(tx, Piece::More(Bytes::from(previous)), cut, sent).await {
+            return;
+        }
+        sent += 1;
+    }
+    chunk.push(']');
+    deliver(tx, Piece::Last(Bytes::from(chunk)), cut, sent).await;
+}
+
+/// Hands one piece to the body; false when the stream must end: the client went away, or
+/// took nothing for the stall (logged: `sent` orders had gone).
+async fn deliver(tx: &Sender<Piece>, piece: Piece, cut: &Cut, sent: u64) -> bool {
+    match tokio::time::timeout(cut.stall, tx.send(piece)).await {
+        Ok(delivered) => delivered.is_ok(),
+        Err(_) => {
+            let (stall, query) = (cut.stall, &cut.query);
+            tracing::warn!(%query, sent, "cut a streamed listing: its client read nothing for {stall:?}");
+            false
+        }
+    }
+}
+
+fn render(order: &Order) -> String {
     serde_json::to_string(order).unwrap_or_else(|_| "null".to_owned())
 }
 
-/// The receiving end of the channel as a body stream (`Sync`, as warp asks).
-struct Chunks(tokio::sync::mpsc::Receiver<Result<Bytes, std::io::Error>>);
+/// What the producing task hands the body: more of the array, or its end.
+enum Piece {
+    More(Bytes),
+    Last(Bytes),
+}
+
+/// The receiving end of the channel as a body stream (`Sync`, as warp asks). A channel that
+/// closes before the last piece (the task was cut, or the database failed midway) ends the
+/// body in an error.
+struct Chunks {
+    rx: Receiver<Piece>,
+    complete: bool,
+}
 
 impl Stream for Chunks {
     type Item = Result<Bytes, std::io::Error>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.0.poll_recv(cx)
+        if self.complete {
+            return Poll::Ready(None);
+        }
+        Poll::Ready(match ready!(self.rx.poll_recv(cx)) {
+            Some(Piece::More(chunk)) => Some(Ok(chunk)),
+            Some(Piece::Last(chunk)) => {
+                self.complete = true;
+                Some(Ok(chunk))
+            }
+            None => {
+                self.complete = true;
+                Some(Err(std::io::Error::other("the order stream was cut short")))
+            }
+        })
     }
 }
