@@ -28,14 +28,12 @@ import argparse
 import http.client
 import json
 import os
-import random
 import resource
 import secrets
 import selectors
 import shutil
 import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time

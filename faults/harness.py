@@ -61,20 +61,20 @@ SERVICES = [(123, "Inspection"), (456, "Analysis"), (789, "Testing")]
 LONG_SERVICES = [(1000 + i, f"Long service {i:02d} " + "x" * 84) for i in range(8)]
 
 # Small limits so a run is short; a scenario overrides what it needs.
-LOCK_TIMEOUT = 1.0
-HEADER_TIMEOUT = 1.0
-STREAM_STALL = 2.0
-SHUTDOWN_GRACE = 2.0
+LOCK_TIMEOUT = 1
+HEADER_TIMEOUT = 1
+STREAM_STALL = 2
+SHUTDOWN_GRACE = 2
 MAX_STREAMS = 2
 BASE_LIMITS = {
-    "ORDERS__DATABASE__LOCK_TIMEOUT": "1s",
+    "ORDERS__DATABASE__LOCK_TIMEOUT": f"{LOCK_TIMEOUT}s",
     "ORDERS__DATABASE__STATEMENT_TIMEOUT": "10s",
-    "ORDERS__SERVER__HEADER_TIMEOUT": "1s",
-    "ORDERS__SERVER__STREAM_STALL": "2s",
+    "ORDERS__SERVER__HEADER_TIMEOUT": f"{HEADER_TIMEOUT}s",
+    "ORDERS__SERVER__STREAM_STALL": f"{STREAM_STALL}s",
     "ORDERS__SERVER__MAX_STREAMS": str(MAX_STREAMS),
-    "ORDERS__SERVER__SHUTDOWN_GRACE": "2s",
+    "ORDERS__SERVER__SHUTDOWN_GRACE": f"{SHUTDOWN_GRACE}s",
     "ORDERS__SERVER__RATE_LIMIT": "0",
-    "ORDERS__RULES__MIN_GAP": "3h",
+    "ORDERS__RULES__MIN_GAP": f"{MIN_GAP_MS // HOUR_MS}h",
 }
 # A write is answered (201, 409, or refused 503) within this, whatever else goes on.
 WRITE_BOUND = LOCK_TIMEOUT + 1.0
@@ -492,16 +492,6 @@ class Server:
             self.proc.wait(timeout=30)
         if self.log_file and not self.log_file.closed:
             self.log_file.close()
-
-    def vm_hwm_kib(self):
-        try:
-            with open(f"/proc/{self.proc.pid}/status") as f:
-                for line in f:
-                    if line.startswith("VmHWM:"):
-                        return int(line.split()[1])
-        except OSError:
-            return None
-        return None
 
     def accepted_connections(self):
         """TCP connections to its port that the server process holds open (its fds matched
