@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """bench/attack.py (`bench/run --attack`): the "under attack" figures of BENCHMARKS.md.
 
-One PostgreSQL database of N orders (default 50k), the release binary, the harness's own
-functions (bench/harness.py) and wrk scripts. Two phases, each on a fresh `orders serve` with
+One PostgreSQL database of N orders (default 50k; `orders_bench_attack`, dropped afterwards),
+the release binary, the harness's own functions (bench/harness.py) and wrk scripts. Two phases, each on a fresh `orders serve` with
 the documented defaults except `server.rate_limit = 0`:
 
 1. **unattacked**: POST /orders (bench/wrk/create.lua) at 8 and at 32 connections, then
@@ -40,6 +40,10 @@ import time
 from pathlib import Path
 
 import harness as h
+
+# A database of its own, so that a `bench/run` beside it (orders_bench) is not dropped under it.
+h.PG_DB = "orders_bench_attack"
+h.PG_URL = f"postgres://{h.PG_USER}@{h.PG_HOST}:5432/{h.PG_DB}"
 
 WRITE_LOCK = 0x6F72_6465_7273  # src/store: the advisory lock every write takes
 LOCK_TIMEOUT_S = 5.0  # database.lock_timeout, the documented default
@@ -454,6 +458,7 @@ def main():
         attacked = phase(product, token, args, state, attacked=True)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+        h.psql("postgres", f"DROP DATABASE IF EXISTS {h.PG_DB} WITH (FORCE)")
     meta["wall_seconds"] = round(time.time() - started, 1)
     meta["loadavg_at_end"] = os.getloadavg()
     checked = targets(unattacked, attacked)
