@@ -410,6 +410,10 @@ def table(unattacked, attacked):
             r = res[key]
             lines.append(f"{name:13} {what:28} {r['rps']:>10} {'req/s':6} {h.fmt(r['p50_ms']):>8} "
                          f"{h.fmt(r['p99_ms']):>8} {r['errors']:>6}")
+        if "pgbench_create_32" in res:
+            r = res["pgbench_create_32"]
+            lines.append(f"{name:13} {'  pgbench create, 32 clients':28} {r['rps']:>10} {'tps':6} {h.fmt(r['p50_ms']):>8} "
+                         f"{h.fmt(r['p99_ms']):>8} {r['errors']:>6}")
         lines.append(f"{name:13} {'serve peak RSS (VmHWM)':28} {res['peak_rss_mib']:>10} {'MiB':6}")
     return "\n".join(lines)
 
@@ -455,6 +459,10 @@ def main():
         token = product.token()
         state = {"create_base_s": h.API_CREATE_BASE_S}
         unattacked = phase(product, token, args, state, attacked=False)
+        # The machine's own pace for the same write at that moment: pgbench running the store's
+        # create transaction (bench/pgbench/create.sql) at 32 clients, as in the main table.
+        log(f"pgbench create at {h.CONNECTIONS} clients, {args.duration} s (reference)")
+        unattacked["pgbench_create_32"] = h.pgbench("create.sql", args.duration, {"base": h.PGBENCH_CREATE_BASE_MS})
         attacked = phase(product, token, args, state, attacked=True)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
