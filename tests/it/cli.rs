@@ -346,16 +346,18 @@ async fn config_prints_the_effective_configuration_with_secrets_redacted() {
     db.cli()
         .args(["--config", "custom.toml", "config"])
         .env("ORDERS__AUTH__JWT_SECRET", "a-very-secret-value-that-is-long-enough")
-        .env("ORDERS__DATABASE__URL", "postgres://app:hunter2@db:5432/orders")
+        .env("ORDERS__DATABASE__URL", "postgres://app:hunter2@db:5432/orders?sslpassword=hunter3&password=hunter4")
         .env("ORDERS__TUI__READ_ONLY", "true")
         .assert()
         .success()
         .stdout(
             predicate::str::contains("min_gap = \"1h 30m\"")
                 .and(predicate::str::contains("read_only = true"))
-                .and(predicate::str::contains("postgres://app:<redacted>@db:5432/orders"))
+                .and(predicate::str::contains(
+                    "postgres://app:<redacted>@db:5432/orders?sslpassword=<redacted>&password=<redacted>",
+                ))
                 .and(predicate::str::contains("jwt_secret = \"<redacted>\""))
-                .and(predicate::str::contains("hunter2").not())
+                .and(predicate::str::contains("hunter").not())
                 .and(predicate::str::contains("a-very-secret").not()),
         );
 }
