@@ -124,6 +124,7 @@ impl Zone {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     fn key(code: KeyCode) -> KeyEvent {
         KeyEvent::new(code, KeyModifiers::NONE)
@@ -169,5 +170,27 @@ mod tests {
         assert_eq!(Zone::Utc.parse(leap), Err(format!("must not be a leap second (second 60), not {leap:?}")));
         assert_eq!(Zone::Utc.parse("0001-01-01 00:00"), Ok(Timestamp::MIN));
         assert_eq!(Zone::Utc.parse("9999-12-31 23:59:59.999"), Ok(Timestamp::MAX));
+    }
+
+    proptest! {
+        #[test]
+        fn any_typed_instant_is_read_within_the_range_or_refused_never_a_panic(
+            year in prop_oneof![-262_145..=262_144_i32, -2..=2_i32, 9998..=10_001_i32],
+            rest in "-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]{1,12})?)?([Zz]|[+-][0-9]{2}:[0-9]{2})?",
+            garbage in "\\PC{0,30}",
+        ) {
+            let typed = if (0..=9999).contains(&year) { format!("{year:04}{rest}") } else { format!("{year:+05}{rest}") };
+            for text in [typed.as_str(), garbage.as_str()] {
+                for zone in [Zone::Utc, Zone::Local] {
+                    if let Ok(at) = zone.parse(text) {
+                        prop_assert!(at >= Timestamp::MIN && at <= Timestamp::MAX, "{text} read as {at}");
+                        // (In a local zone, an hour that repeats at a DST change reads as its first.)
+                        if zone == Zone::Utc {
+                            prop_assert_eq!(zone.parse(&zone.format(at)), Ok(at), "{} shown as {}", text, zone.format(at));
+                        }
+                    }
+                }
+            }
+        }
     }
 }
