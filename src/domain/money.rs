@@ -236,9 +236,10 @@ mod tests {
 
     #[test]
     fn text_that_is_not_a_json_number_is_refused_like_the_api_refuses_it() {
-        for text in
-            ["+5", ".5", "5.", "100.", "01", "-", "--1", "1e", "1e+", "1e-", "0x10", "1_000", "NaN", "Infinity", "1,5", "1 0"]
-        {
+        for text in [
+            "+5", ".5", "5.", "100.", "01", "-", "--1", "1e", "1e+", "1e-", "0x10", "1_000", "NaN", "Infinity", "1,5",
+            "1 0",
+        ] {
             assert_eq!(Money::parse(text), Err(format!("must be a decimal number, not {text:?}")), "{text}");
             assert!(serde_json::from_str::<serde_json::Number>(text).is_err(), "{text} is not JSON either");
         }

@@ -277,7 +277,9 @@ mod tests {
 
     #[test]
     fn a_leap_second_is_refused_with_its_own_reason() {
-        for text in ["2016-12-31T23:59:60Z", "2016-12-31T23:59:60.5Z", "2017-01-01T00:59:60+01:00", "2022-11-01T11:11:60Z"] {
+        for text in
+            ["2016-12-31T23:59:60Z", "2016-12-31T23:59:60.5Z", "2017-01-01T00:59:60+01:00", "2022-11-01T11:11:60Z"]
+        {
             assert_eq!(Timestamp::parse(text), Err(format!("must not be a leap second (second 60), not {text:?}")));
             assert!(Timestamp::parse_bound(text).is_err(), "{text}");
         }
