@@ -10,6 +10,7 @@ mod api_operations;
 mod api_orders;
 mod api_status;
 mod api_streams;
+mod bad_inputs;
 mod cli;
 mod helpers;
 mod openapi_check;
