@@ -15,6 +15,7 @@ mod cli;
 mod helpers;
 mod openapi_check;
 mod references;
+mod round_trip;
 mod schedule;
 mod store;
 mod store_limits;
