@@ -53,6 +53,21 @@ async fn list_is_json_when_piped_and_honours_every_format() {
 }
 
 #[tokio::test]
+async fn csv_cells_that_start_like_a_formula_get_a_leading_quote() {
+    let db = TestDb::new().await;
+    let name = r#"=HYPERLINK("http://example.com","x")"#;
+    db.cli().args(["services", "add", name, "--id", "5"]).assert().success();
+    db.cli().args(["create", "--datetime", "2030-01-01T00:00:00Z", "--fee", "1", "--service", "5"]).assert().success();
+    let quoted = r#""'=HYPERLINK(""http://example.com"",""x"")""#;
+    db.cli().args(["services", "list", "-o", "csv"]).assert().success().stdout(format!("id,name\n5,{quoted}\n"));
+    db.cli()
+        .args(["list", "-o", "csv"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(format!("\n1,2030-01-01T00:00:00.000Z,1,5,{quoted},1,")));
+}
+
+#[tokio::test]
 async fn list_filters_by_range_and_service_and_limits() {
     let db = seeded().await;
     let ids = |args: &[&str]| {
