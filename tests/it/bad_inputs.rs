@@ -476,3 +476,16 @@ async fn listing_bounds_outside_the_range_are_refused_alike_through_the_api_the_
     let within = app.get("/orders?from=0001-01-01T00:00:00Z&to=9999-12-31T23:59:59.999Z").await;
     assert_eq!(within.status, 200, "the range's own ends are fine: {}", within.text);
 }
+
+/// Configuration is typed too: a lock wait bound past what the clock can count made the first
+/// write panic (an `Instant` overflow); it is no bound instead.
+#[tokio::test]
+async fn a_lock_timeout_past_what_the_clock_can_count_is_no_bound_not_a_panic() {
+    let db = crate::helpers::TestDb::new().await;
+    db.cli()
+        .env("ORDERS__DATABASE__LOCK_TIMEOUT", "500000000000y")
+        .args(["services", "add", "Radon", "-o", "json"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("\"name\": \"Radon\""));
+}
