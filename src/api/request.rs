@@ -8,7 +8,7 @@ use futures_util::stream::BoxStream;
 use futures_util::{StreamExt as _, TryStreamExt};
 use serde_json::{Map, Value};
 use warp::Filter;
-use warp::http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, IF_MATCH};
+use warp::http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE};
 use warp::http::{HeaderMap, Method};
 
 use super::AppState;
@@ -165,17 +165,6 @@ impl Req {
         Ok(pairs)
     }
 
-    /// The version `If-Match: "<version>"` asks for; `*` or no header asks for none. A tag
-    /// that cannot be a version (weak, malformed) matches nothing, so the write gets 412.
-    pub fn if_match(&self) -> Option<i64> {
-        let value = self.headers.get(IF_MATCH)?.to_str().unwrap_or_default().trim();
-        if value == "*" {
-            return None;
-        }
-        let version = value.strip_prefix('"').and_then(|v| v.strip_suffix('"')).and_then(|v| v.parse::<i64>().ok());
-        Some(version.filter(|v| *v >= 1).unwrap_or(0))
-    }
-
     /// Refuses every method but `GET` and `HEAD` (for routes that only read; hyper leaves a
     /// `HEAD` answer's body out and keeps its headers).
     ///
@@ -215,14 +204,77 @@ pub fn path_id(what: &str, text: &str) -> Result<i64, ApiError> {
     parse_id(text).map_err(|e| ApiError::BadRequest(format!("{what} id {e}")))
 }
 
+/// The ids of an order body (`services`, as numbers or `{"id": …}`) or a service body (`id`)
+/// that are whole numbers spelled with a fraction or an exponent (`14.0`, `1.4e1`), as plain
+/// integers: JSON Schema's `integer` (which the OpenAPI document says ids are) counts them as
+/// integers, so the server reads them as the ids they are.
+pub fn whole_ids_as_integers(body: &mut Map<String, Value>) {
+    if let Some(id) = body.get_mut("id") {
+        whole_number_as_integer(id);
+    }
+    if let Some(Value::Array(services)) = body.get_mut("services") {
+        for element in services {
+            match element {
+                Value::Object(reference) => {
+                    if let Some(id) = reference.get_mut("id") {
+                        whole_number_as_integer(id);
+                    }
+                }
+                other => whole_number_as_integer(other),
+            }
+        }
+    }
+}
+
+fn whole_number_as_integer(value: &mut Value) {
+    let Value::Number(number) = value else { return };
+    let text = number.to_string();
+    if !text.contains(['.', 'e', 'E']) {
+        return;
+    }
+    let exact = rust_decimal::Decimal::from_str_exact(&text).or_else(|_| rust_decimal::Decimal::from_scientific(&text));
+    if let Ok(decimal) = exact {
+        let decimal = decimal.normalize();
+        if decimal.scale() == 0 {
+            if let Ok(integer) = i64::try_from(decimal) {
+                *value = Value::from(integer);
+            }
+        }
+    }
+}
+
 /// A body as one JSON object.
 ///
 /// # Errors
 /// 400 for anything but a JSON object.
 pub fn json_object(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
     match serde_json::from_slice::<Value>(bytes) {
-        Ok(Value::Object(map)) => Ok(map),
+        Ok(Value::Object(mut map)) => {
+            whole_ids_as_integers(&mut map);
+            Ok(map)
+        }
         Ok(_) => Err(ApiError::MalformedJson("the body must be a JSON object".to_owned())),
         Err(e) => Err(ApiError::MalformedJson(format!("the body is not valid JSON: {e}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn whole_ids_spelled_as_fractions_or_exponents_become_integers() {
+        let mut body = json_object(
+            br#"{"id": 7.0, "services": [14.0, 1.5e1, {"id": 1.6E1, "name": 2.0}, "17.0", 18, 1.5, 1e30], "totalfee": 2.0}"#,
+        )
+        .unwrap();
+        whole_ids_as_integers(&mut body);
+        assert_eq!(
+            Value::Object(body),
+            json!({
+                "id": 7, "services": [14, 15, {"id": 16, "name": 2.0}, "17.0", 18, 1.5, 1e30], "totalfee": 2.0
+            })
+        );
     }
 }
