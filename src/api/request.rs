@@ -18,6 +18,7 @@ use super::server::Peer;
 use crate::auth::{Principal, Role};
 use crate::domain::parse_id;
 use crate::error::Error;
+use rust_decimal::Decimal;
 
 /// A matched request: its method, headers, raw query and not-yet-read body.
 pub struct Req {
@@ -191,7 +192,7 @@ pub const MAX_LIMIT: u32 = 1000;
 /// # Errors
 /// 400 for anything else.
 pub fn limit_param(value: &str) -> Result<u32, ApiError> {
-    value.parse().ok().filter(|n| (1..=MAX_LIMIT).contains(n)).ok_or_else(|| {
+    whole_number(value).and_then(|n| u32::try_from(n).ok()).filter(|n| (1..=MAX_LIMIT).contains(n)).ok_or_else(|| {
         ApiError::BadRequest(format!("query parameter limit: must be from 1 to {MAX_LIMIT}, not {value:?}"))
     })
 }
@@ -201,7 +202,46 @@ pub fn limit_param(value: &str) -> Result<u32, ApiError> {
 /// # Errors
 /// 400 for anything else.
 pub fn path_id(what: &str, text: &str) -> Result<i64, ApiError> {
-    parse_id(text).map_err(|e| ApiError::BadRequest(format!("{what} id {e}")))
+    id_text(text).map_err(|e| ApiError::BadRequest(format!("{what} id {e}")))
+}
+
+/// An id in a path or a query: an integer from 1 to 2^63−1, in any spelling
+/// [`whole_number`] reads.
+///
+/// # Errors
+/// The domain's message for an id that is not one.
+pub fn id_text(text: &str) -> Result<i64, String> {
+    match whole_number(text) {
+        Some(id) if id >= 1 => Ok(id),
+        _ => parse_id(text),
+    }
+}
+
+/// The integer `text` spells, surrounding whitespace aside: decimal digits (`-` allowed), or a
+/// whole number written with a fraction or an exponent (`14.0`, `1.4e1`, `1e+2`). The OpenAPI
+/// document types ids, limits and sequence numbers as JSON Schema integers, which count those
+/// spellings as integers, and clients send them so (a Python client formats 14.0 as "14.0").
+pub fn whole_number(text: &str) -> Option<i64> {
+    let text = text.trim();
+    if let Ok(n) = text.parse::<i64>() {
+        return (!text.starts_with('+')).then_some(n);
+    }
+    let number = text.strip_prefix('-').unwrap_or(text);
+    let plain =
+        number.bytes().all(|b| b.is_ascii_digit() || b == b'.') && number.bytes().filter(|b| *b == b'.').count() <= 1;
+    let scientific = number.split_once(['e', 'E']).is_some_and(|(mantissa, exponent)| {
+        let exponent = exponent.strip_prefix(['+', '-']).unwrap_or(exponent);
+        !exponent.is_empty()
+            && exponent.bytes().all(|b| b.is_ascii_digit())
+            && mantissa.bytes().filter(|b| *b == b'.').count() <= 1
+            && mantissa.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+    });
+    if !(plain || scientific) || !number.bytes().next().is_some_and(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let decimal = if plain { Decimal::from_str_exact(text).ok()? } else { Decimal::from_scientific(text).ok()? };
+    let decimal = decimal.normalize();
+    if decimal.scale() == 0 { i64::try_from(decimal).ok() } else { None }
 }
 
 /// The ids of an order body (`services`, as numbers or `{"id": …}`) or a service body (`id`)
@@ -229,16 +269,9 @@ pub fn whole_ids_as_integers(body: &mut Map<String, Value>) {
 fn whole_number_as_integer(value: &mut Value) {
     let Value::Number(number) = value else { return };
     let text = number.to_string();
-    if !text.contains(['.', 'e', 'E']) {
-        return;
-    }
-    let exact = rust_decimal::Decimal::from_str_exact(&text).or_else(|_| rust_decimal::Decimal::from_scientific(&text));
-    if let Ok(decimal) = exact {
-        let decimal = decimal.normalize();
-        if decimal.scale() == 0 {
-            if let Ok(integer) = i64::try_from(decimal) {
-                *value = Value::from(integer);
-            }
+    if text.contains(['.', 'e', 'E']) {
+        if let Some(integer) = whole_number(&text) {
+            *value = Value::from(integer);
         }
     }
 }
@@ -262,6 +295,40 @@ pub fn json_object(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn whole_numbers_are_read_in_every_spelling_of_a_json_integer() {
+        for (text, expected) in [
+            ("14", Some(14)),
+            (" 14 ", Some(14)),
+            ("014", Some(14)),
+            ("14.0", Some(14)),
+            ("14.000", Some(14)),
+            ("1.4e1", Some(14)),
+            ("1.4E+1", Some(14)),
+            ("140e-1", Some(14)),
+            ("1e+16", Some(10_000_000_000_000_000)),
+            ("-3.0", Some(-3)),
+            ("9223372036854775807.0", Some(i64::MAX)),
+            ("9223372036854775808.0", None),
+            ("14.5", None),
+            ("1.45e1", None),
+            ("+14", None),
+            ("14.", Some(14)),
+            (".5", None),
+            ("1e", None),
+            ("e1", None),
+            ("1.2.3", None),
+            ("0x10", None),
+            ("", None),
+            ("1e999999", None),
+        ] {
+            assert_eq!(whole_number(text), expected, "{text:?}");
+        }
+        assert_eq!(id_text("210270.0"), Ok(210_270));
+        assert!(id_text("0.0").is_err() && id_text("-1").is_err());
+        assert_eq!(limit_param("5.0").ok(), Some(5));
+    }
 
     #[test]
     fn whole_ids_spelled_as_fractions_or_exponents_become_integers() {

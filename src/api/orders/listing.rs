@@ -16,9 +16,9 @@ use warp::http::header::{CONTENT_TYPE, LINK};
 
 use crate::api::error::ApiError;
 use crate::api::reply::{ApiResult, json, set_header};
-use crate::api::request::{Req, limit_param};
+use crate::api::request::{Req, id_text, limit_param};
 use crate::auth::Role;
-use crate::domain::{Order, OrderFilter, OrderKey, SortOrder, Timestamp, parse_id};
+use crate::domain::{Order, OrderFilter, OrderKey, SortOrder, Timestamp};
 use crate::error::Error;
 use crate::store::OrderQuery;
 
@@ -67,7 +67,7 @@ fn set_filter(filter: &mut OrderFilter, name: &str, value: &str) -> Result<(), A
     match name {
         "from" => filter.from = Some(Timestamp::parse_bound(value).map_err(bad)?),
         "to" => filter.to = Some(Timestamp::parse_bound(value).map_err(bad)?),
-        _ => filter.service = Some(parse_id(value).map_err(bad)?),
+        _ => filter.service = Some(id_text(value).map_err(bad)?),
     }
     Ok(())
 }
