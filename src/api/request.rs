@@ -269,10 +269,10 @@ pub fn whole_ids_as_integers(body: &mut Map<String, Value>) {
 fn whole_number_as_integer(value: &mut Value) {
     let Value::Number(number) = value else { return };
     let text = number.to_string();
-    if text.contains(['.', 'e', 'E']) {
-        if let Some(integer) = whole_number(&text) {
-            *value = Value::from(integer);
-        }
+    if text.contains(['.', 'e', 'E'])
+        && let Some(integer) = whole_number(&text)
+    {
+        *value = Value::from(integer);
     }
 }
 
