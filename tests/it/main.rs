@@ -3,6 +3,7 @@
 
 mod api_auth;
 mod api_concurrency;
+mod api_conditional;
 mod api_helpers;
 mod api_idempotency;
 mod api_limits;
