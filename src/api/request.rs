@@ -18,7 +18,6 @@ use super::server::Peer;
 use crate::auth::{Principal, Role};
 use crate::domain::parse_id;
 use crate::error::Error;
-use rust_decimal::Decimal;
 
 /// A matched request: its method, headers, raw query and not-yet-read body.
 pub struct Req {
@@ -226,22 +225,7 @@ pub fn whole_number(text: &str) -> Option<i64> {
     if let Ok(n) = text.parse::<i64>() {
         return (!text.starts_with('+')).then_some(n);
     }
-    let number = text.strip_prefix('-').unwrap_or(text);
-    let plain =
-        number.bytes().all(|b| b.is_ascii_digit() || b == b'.') && number.bytes().filter(|b| *b == b'.').count() <= 1;
-    let scientific = number.split_once(['e', 'E']).is_some_and(|(mantissa, exponent)| {
-        let exponent = exponent.strip_prefix(['+', '-']).unwrap_or(exponent);
-        !exponent.is_empty()
-            && exponent.bytes().all(|b| b.is_ascii_digit())
-            && mantissa.bytes().filter(|b| *b == b'.').count() <= 1
-            && mantissa.bytes().all(|b| b.is_ascii_digit() || b == b'.')
-    });
-    if !(plain || scientific) || !number.bytes().next().is_some_and(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let decimal = if plain { Decimal::from_str_exact(text).ok()? } else { Decimal::from_scientific(text).ok()? };
-    let decimal = decimal.normalize();
-    if decimal.scale() == 0 { i64::try_from(decimal).ok() } else { None }
+    crate::domain::whole_number(text)
 }
 
 /// The ids of an order body (`services`, as numbers or `{"id": …}`) or a service body (`id`)

@@ -12,6 +12,8 @@ use std::str::FromStr;
 
 use serde::{Serialize, Serializer};
 
+use super::number::Number;
+
 /// An amount of money in cents.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Money(i64);
@@ -74,61 +76,6 @@ pub fn canonical(text: &str) -> std::borrow::Cow<'_, str> {
         Some((mantissa, exponent)) if exponent.starts_with(['+', '-']) => format!("{mantissa}e{exponent}").into(),
         Some((mantissa, exponent)) => format!("{mantissa}e+{exponent}").into(),
         None => text.into(),
-    }
-}
-
-/// A JSON number's text taken apart: sign, significant digits, power of ten.
-struct Number {
-    negative: bool,
-    /// The significant digits: no leading or trailing zeros, never empty.
-    digits: String,
-    /// The value is `digits` × 10^`exponent`; clamped far beyond any amount, where only
-    /// its sign matters.
-    exponent: i64,
-}
-
-impl Number {
-    /// Where the exponent is clamped: far past any amount or any precision that matters.
-    const CLAMP: i64 = 1_000_000_000_000;
-
-    /// `None` when `text` is not a JSON number; `Some(None)` for zero (of any sign or form).
-    fn read(text: &str) -> Option<Option<Self>> {
-        let (negative, rest) = text.strip_prefix('-').map_or((false, text), |rest| (true, rest));
-        let (mantissa, exponent) = match rest.split_once(['e', 'E']) {
-            Some((mantissa, exponent)) => (mantissa, Some(exponent)),
-            None => (rest, None),
-        };
-        let (whole, fraction) = mantissa.split_once('.').map_or((mantissa, None), |(w, f)| (w, Some(f)));
-        let all_digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-        // JSON: no leading zero before other digits, digits on both sides of the point.
-        let whole_ok = all_digits(whole) && (whole == "0" || !whole.starts_with('0'));
-        if !whole_ok || fraction.is_some_and(|f| !all_digits(f)) {
-            return None;
-        }
-        let exponent = match exponent {
-            None => 0,
-            Some(e) => {
-                let (sign, digits) = match e.strip_prefix('-') {
-                    Some(digits) => (-1, digits),
-                    None => (1, e.strip_prefix('+').unwrap_or(e)),
-                };
-                if !all_digits(digits) {
-                    return None;
-                }
-                sign * digits.parse::<i64>().map_or(Self::CLAMP, |e| e.min(Self::CLAMP))
-            }
-        };
-        let fraction = fraction.unwrap_or("");
-        let digits = format!("{whole}{fraction}");
-        let significant = digits.trim_start_matches('0').trim_end_matches('0');
-        if significant.is_empty() {
-            return Some(None);
-        }
-        // Each digit dropped from the end multiplies by ten; each fraction digit divides.
-        let dropped = digits.len() - digits.trim_end_matches('0').len();
-        let shift = i64::try_from(dropped).ok()?.checked_sub(i64::try_from(fraction.len()).ok()?)?;
-        let exponent = exponent.saturating_add(shift).clamp(-Self::CLAMP, Self::CLAMP);
-        Some(Some(Self { negative, digits: significant.to_owned(), exponent }))
     }
 }
 
