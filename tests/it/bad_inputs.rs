@@ -407,8 +407,9 @@ async fn through_dashboard(app: &TestApp, case: &Case) {
 }
 
 /// An order id as each entry point takes one: a path, an argument, the `:` jump prompt, an
-/// import record's `id`.
-const BAD_IDS: &[&str] = &["0", "-1", "9223372036854775808", "1.0", "abc"];
+/// import record's `id`. (`1.0` is not here: the API reads it as 1, as JSON Schema counts it an
+/// integer and the OpenAPI document types path ids as integers; see `api::request::whole_number`.)
+const BAD_IDS: &[&str] = &["0", "-1", "9223372036854775808", "abc"];
 
 #[tokio::test]
 async fn every_bad_order_id_is_refused_alike_through_the_api_the_cli_the_dashboard_and_import() {
