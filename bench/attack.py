@@ -34,12 +34,14 @@ import selectors
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
-import harness as h
+sys.dont_write_bytecode = True  # no bench/__pycache__ from importing the harness
+import harness as h  # noqa: E402
 
 # A database of its own, so that a `bench/run` beside it (orders_bench) is not dropped under it.
 h.PG_DB = "orders_bench_attack"
