@@ -34,6 +34,13 @@ pub enum ApiError {
     IdempotencyMismatch(String),
     /// The client is over `server.rate_limit`; how long until it may ask again.
     RateLimited(Duration),
+    /// `If-Match` does not hold for the order at `current_version`: why.
+    PreconditionFailed {
+        /// What the header said and why it does not match.
+        detail: String,
+        /// The stored version.
+        current_version: i64,
+    },
 }
 
 impl From<Error> for ApiError {
@@ -126,6 +133,10 @@ impl ApiError {
                     format!("too many requests from this client; try again in {seconds} s"),
                 )
                 .header(RETRY_AFTER.as_str(), seconds.to_string())
+            }
+            Self::PreconditionFailed { detail, current_version } => {
+                Problem::new(StatusCode::PRECONDITION_FAILED, "precondition-failed", detail)
+                    .with("current_version", json!(current_version))
             }
         }
     }

@@ -9,7 +9,7 @@ use warp::reply::Response;
 use super::AppState;
 use super::error::ApiError;
 use super::reply::{ApiResult, finish, json};
-use super::request::{Req, limit_param, req};
+use super::request::{Req, limit_param, req, whole_number};
 use crate::auth::Role;
 
 /// The page of events when `limit` is not given.
@@ -43,7 +43,7 @@ pub(super) fn seq_page(req: &Req) -> Result<(i64, u32), ApiError> {
     let (mut after, mut limit) = (0_i64, DEFAULT_LIMIT);
     for (name, value) in req.query_params(&["after", "limit"])? {
         if name == "after" {
-            after = value.parse().ok().filter(|n| *n >= 0).ok_or_else(|| {
+            after = whole_number(&value).filter(|n| *n >= 0).ok_or_else(|| {
                 ApiError::BadRequest(format!("query parameter after: must be an integer ≥ 0, not {value:?}"))
             })?;
         } else {

@@ -7,6 +7,7 @@
 //! [`request`]); the one root recover renders what warp itself rejects.
 
 mod auth;
+mod conditional;
 pub mod error;
 mod events;
 mod health;

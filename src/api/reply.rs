@@ -66,6 +66,14 @@ pub fn order(status: StatusCode, order: &Order) -> ApiResult {
     Ok(response)
 }
 
+/// 304 for a `GET` whose `If-None-Match` names the order's current tag: its `ETag`, no body.
+pub fn not_modified(order: &Order) -> Response {
+    let mut response = Response::new(String::new().into());
+    *response.status_mut() = StatusCode::NOT_MODIFIED;
+    set_header(&mut response, ETAG, &etag(order));
+    response
+}
+
 /// A remembered response, sent again.
 pub fn replay(stored: &StoredResponse) -> Response {
     let mut response = Response::new(stored.body.clone().into());

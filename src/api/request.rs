@@ -8,7 +8,7 @@ use futures_util::stream::BoxStream;
 use futures_util::{StreamExt as _, TryStreamExt};
 use serde_json::{Map, Value};
 use warp::Filter;
-use warp::http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, IF_MATCH};
+use warp::http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE};
 use warp::http::{HeaderMap, Method};
 
 use super::AppState;
@@ -165,17 +165,6 @@ impl Req {
         Ok(pairs)
     }
 
-    /// The version `If-Match: "<version>"` asks for; `*` or no header asks for none. A tag
-    /// that cannot be a version (weak, malformed) matches nothing, so the write gets 412.
-    pub fn if_match(&self) -> Option<i64> {
-        let value = self.headers.get(IF_MATCH)?.to_str().unwrap_or_default().trim();
-        if value == "*" {
-            return None;
-        }
-        let version = value.strip_prefix('"').and_then(|v| v.strip_suffix('"')).and_then(|v| v.parse::<i64>().ok());
-        Some(version.filter(|v| *v >= 1).unwrap_or(0))
-    }
-
     /// Refuses every method but `GET` and `HEAD` (for routes that only read; hyper leaves a
     /// `HEAD` answer's body out and keeps its headers).
     ///
@@ -202,7 +191,7 @@ pub const MAX_LIMIT: u32 = 1000;
 /// # Errors
 /// 400 for anything else.
 pub fn limit_param(value: &str) -> Result<u32, ApiError> {
-    value.parse().ok().filter(|n| (1..=MAX_LIMIT).contains(n)).ok_or_else(|| {
+    whole_number(value).and_then(|n| u32::try_from(n).ok()).filter(|n| (1..=MAX_LIMIT).contains(n)).ok_or_else(|| {
         ApiError::BadRequest(format!("query parameter limit: must be from 1 to {MAX_LIMIT}, not {value:?}"))
     })
 }
@@ -212,7 +201,63 @@ pub fn limit_param(value: &str) -> Result<u32, ApiError> {
 /// # Errors
 /// 400 for anything else.
 pub fn path_id(what: &str, text: &str) -> Result<i64, ApiError> {
-    parse_id(text).map_err(|e| ApiError::BadRequest(format!("{what} id {e}")))
+    id_text(text).map_err(|e| ApiError::BadRequest(format!("{what} id {e}")))
+}
+
+/// An id in a path or a query: an integer from 1 to 2^63−1, in any spelling
+/// [`whole_number`] reads.
+///
+/// # Errors
+/// The domain's message for an id that is not one.
+pub fn id_text(text: &str) -> Result<i64, String> {
+    match whole_number(text) {
+        Some(id) if id >= 1 => Ok(id),
+        _ => parse_id(text),
+    }
+}
+
+/// The integer `text` spells, surrounding whitespace aside: decimal digits (`-` allowed), or a
+/// whole number written with a fraction or an exponent (`14.0`, `1.4e1`, `1e+2`). The OpenAPI
+/// document types ids, limits and sequence numbers as JSON Schema integers, which count those
+/// spellings as integers, and clients send them so (a Python client formats 14.0 as "14.0").
+pub fn whole_number(text: &str) -> Option<i64> {
+    let text = text.trim();
+    if let Ok(n) = text.parse::<i64>() {
+        return (!text.starts_with('+')).then_some(n);
+    }
+    crate::domain::whole_number(text)
+}
+
+/// The ids of an order body (`services`, as numbers or `{"id": …}`) or a service body (`id`)
+/// that are whole numbers spelled with a fraction or an exponent (`14.0`, `1.4e1`), as plain
+/// integers: JSON Schema's `integer` (which the OpenAPI document says ids are) counts them as
+/// integers, so the server reads them as the ids they are.
+pub fn whole_ids_as_integers(body: &mut Map<String, Value>) {
+    if let Some(id) = body.get_mut("id") {
+        whole_number_as_integer(id);
+    }
+    if let Some(Value::Array(services)) = body.get_mut("services") {
+        for element in services {
+            match element {
+                Value::Object(reference) => {
+                    if let Some(id) = reference.get_mut("id") {
+                        whole_number_as_integer(id);
+                    }
+                }
+                other => whole_number_as_integer(other),
+            }
+        }
+    }
+}
+
+fn whole_number_as_integer(value: &mut Value) {
+    let Value::Number(number) = value else { return };
+    let text = number.to_string();
+    if text.contains(['.', 'e', 'E'])
+        && let Some(integer) = whole_number(&text)
+    {
+        *value = Value::from(integer);
+    }
 }
 
 /// A body as one JSON object.
@@ -221,8 +266,66 @@ pub fn path_id(what: &str, text: &str) -> Result<i64, ApiError> {
 /// 400 for anything but a JSON object.
 pub fn json_object(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
     match serde_json::from_slice::<Value>(bytes) {
-        Ok(Value::Object(map)) => Ok(map),
+        Ok(Value::Object(mut map)) => {
+            whole_ids_as_integers(&mut map);
+            Ok(map)
+        }
         Ok(_) => Err(ApiError::MalformedJson("the body must be a JSON object".to_owned())),
         Err(e) => Err(ApiError::MalformedJson(format!("the body is not valid JSON: {e}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn whole_numbers_are_read_in_every_spelling_of_a_json_integer() {
+        for (text, expected) in [
+            ("14", Some(14)),
+            (" 14 ", Some(14)),
+            ("014", Some(14)),
+            ("14.0", Some(14)),
+            ("14.000", Some(14)),
+            ("1.4e1", Some(14)),
+            ("1.4E+1", Some(14)),
+            ("140e-1", Some(14)),
+            ("1e+16", Some(10_000_000_000_000_000)),
+            ("-3.0", Some(-3)),
+            ("9223372036854775807.0", Some(i64::MAX)),
+            ("9223372036854775808.0", None),
+            ("14.5", None),
+            ("1.45e1", None),
+            ("+14", None),
+            ("14.", None), // not a JSON number, as for fees
+            (".5", None),
+            ("1e", None),
+            ("e1", None),
+            ("1.2.3", None),
+            ("0x10", None),
+            ("", None),
+            ("1e999999", None),
+        ] {
+            assert_eq!(whole_number(text), expected, "{text:?}");
+        }
+        assert_eq!(id_text("210270.0"), Ok(210_270));
+        assert!(id_text("0.0").is_err() && id_text("-1").is_err());
+        assert_eq!(limit_param("5.0").ok(), Some(5));
+    }
+
+    #[test]
+    fn whole_ids_spelled_as_fractions_or_exponents_become_integers() {
+        let mut body = json_object(
+            br#"{"id": 7.0, "services": [14.0, 1.5e1, {"id": 1.6E1, "name": 2.0}, "17.0", 18, 1.5, 1e30], "totalfee": 2.0}"#,
+        )
+        .unwrap();
+        whole_ids_as_integers(&mut body);
+        assert_eq!(
+            Value::Object(body),
+            json!({
+                "id": 7, "services": [14, 15, {"id": 16, "name": 2.0}, "17.0", 18, 1.5, 1e30], "totalfee": 2.0
+            })
+        );
     }
 }

@@ -1,6 +1,14 @@
 //! Rendering records for scripts and people: `-o table|json|ndjson|csv`. Listings are written
 //! as they are read, so a JSON array of a million orders never sits in memory (a table does,
 //! to size its columns; it is meant for terminals).
+//!
+//! CSV is opened in spreadsheets, which evaluate a cell that starts like a formula (a service
+//! named `=HYPERLINK(…)`). Every cell that starts with `=`, `+`, `-`, `@`, a tab or a carriage
+//! return gets a leading `'` (OWASP's advice on CSV injection), whichever column it is in. No
+//! number this writes can start so — fees are ≥ 0, ids, versions and sequence numbers ≥ 1, and
+//! datetimes in years 0001–9999 start with a digit — so numbers are never touched, and no
+//! cell is let through for looking like a number: a service named `-5` is text, quoted like
+//! `-5+A1` would be (what a spreadsheet takes for a number depends on its locale).
 
 use std::io::{self, Write};
 
@@ -235,8 +243,17 @@ impl<'w, W: Write> Writer<'w, W> {
 
 fn write_csv_row<'a>(out: &mut impl Write, cells: impl Iterator<Item = &'a str>) -> io::Result<()> {
     let mut csv = csv::WriterBuilder::new().has_headers(false).from_writer(out);
-    csv.write_record(cells)?;
+    csv.write_record(cells.map(inert_cell))?;
     csv.flush()
+}
+
+/// A cell a spreadsheet will not evaluate: `'` before a leading `=`, `+`, `-`, `@`, tab or CR.
+fn inert_cell(cell: &str) -> std::borrow::Cow<'_, [u8]> {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{cell}").into_bytes().into()
+    } else {
+        cell.as_bytes().into()
+    }
 }
 
 #[cfg(test)]
@@ -263,5 +280,47 @@ mod tests {
         write_csv_row(&mut out, order.csv_row().iter().map(String::as_str)).unwrap();
         let line = String::from_utf8(out).unwrap();
         assert!(line.contains(r#","a, b;x\;y;back\\slash;Radon ""deluxe""","#), "{line}");
+    }
+
+    fn csv_line(cells: &[&str]) -> String {
+        let mut out = Vec::new();
+        write_csv_row(&mut out, cells.iter().copied()).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn a_csv_cell_that_starts_like_a_formula_gets_a_leading_quote() {
+        for (cell, written) in [
+            ("=HYPERLINK(\"http://x\",\"y\")", "\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\"\n"),
+            ("+1+1", "'+1+1\n"),
+            ("-5", "'-5\n"),
+            ("-2+3+cmd|' /C calc'!A0", "'-2+3+cmd|' /C calc'!A0\n"),
+            ("@SUM(A1)", "'@SUM(A1)\n"),
+            ("\tTab", "'\tTab\n"),
+            ("\rReturn", "\"'\rReturn\"\n"),
+            ("Inspection", "Inspection\n"),
+            ("a=b", "a=b\n"),
+            ("", "\"\"\n"),
+        ] {
+            assert_eq!(csv_line(&[cell]), written, "{cell:?}");
+        }
+    }
+
+    #[test]
+    fn numbers_and_datetimes_in_csv_are_written_as_they_are() {
+        let at = Timestamp::parse("0001-01-01T00:00:00Z").unwrap();
+        let order = Order {
+            id: 1,
+            datetime: at,
+            totalfee: Money::from_cents(0),
+            services: vec![Service { id: 9_223_372_036_854_775_807, name: "=1+1".to_owned() }],
+            version: 1,
+            created_at: at,
+            updated_at: Timestamp::MAX,
+        };
+        assert_eq!(
+            csv_line(&order.csv_row().iter().map(String::as_str).collect::<Vec<_>>()),
+            "1,0001-01-01T00:00:00.000Z,0,9223372036854775807,'=1+1,1,0001-01-01T00:00:00.000Z,9999-12-31T23:59:59.999Z\n"
+        );
     }
 }

@@ -238,6 +238,7 @@ pub fn service(body: &Map<String, Value>, id_allowed: bool) -> Result<(Option<i6
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
     use serde_json::json;
 
     fn object(value: Value) -> Map<String, Value> {
@@ -284,6 +285,10 @@ mod tests {
             (json!({"totalfee": 1, "services": [0]}), "services[0]", "integer from 1"),
             (json!({"totalfee": 1, "services": [2, "2"]}), "services", "the same service twice: 2"),
             (json!({"totalfee": 1, "services": [1], "datetime": 5}), "datetime", "RFC 3339"),
+            (serde_json::from_str(r#"{"totalfee": 1e27, "services": [1]}"#).unwrap(), "totalfee", "got 1e+27"),
+            (json!({"totalfee": 1, "services": [1], "datetime": "2016-12-31T23:59:60Z"}), "datetime", "leap second"),
+            (json!({"totalfee": 1, "services": [1], "datetime": "0001-01-01T00:00:00+01:00"}), "datetime", "in UTC"),
+            (json!({"totalfee": 1, "services": [9_223_372_036_854_775_808_u64]}), "services[0]", "integer from 1"),
             (json!({"totalfee": 1, "services": [1], "id": 5}), "id", "not a field"),
         ] {
             let errors = new_order(&object(body.clone())).unwrap_err();
@@ -321,5 +326,64 @@ mod tests {
         assert!(service_ids_from_text(&[]).is_err());
         assert!(service_ids_from_text(&["1".into(), "1".into()]).is_err());
         assert!(service_ids_from_text(&["x".into()]).is_err());
+    }
+
+    /// Any JSON number's text: integers of any size and sign, fractions, exponents.
+    fn json_number() -> impl Strategy<Value = Value> {
+        let text = "-?(0|[1-9][0-9]{0,40})(\\.[0-9]{1,40})?([eE][+-]?[0-9]{1,25})?";
+        prop_oneof![
+            text.prop_map(|t| serde_json::from_str::<Value>(&t).expect("a JSON number")),
+            any::<f64>().prop_filter_map("finite", |f| serde_json::Number::from_f64(f).map(Value::Number)),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+        ]
+    }
+
+    /// Any JSON value, numbers and timestamps weighted in.
+    fn json_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            json_number(),
+            "\\PC{0,20}".prop_map(Value::String),
+            "[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{1,12})?(Z|[+-][0-9]{2}:[0-9]{2})"
+                .prop_map(Value::String),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::btree_map("id|name|x|[a-z]{1,3}", inner, 0..3)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1000))]
+
+        #[test]
+        fn any_json_body_is_read_or_refused_field_by_field_never_a_panic(
+            fields in prop::collection::btree_map("datetime|totalfee|services|id|name|version|[a-z]{1,8}", json_value(), 0..5),
+            fee in json_number(),
+        ) {
+            let mut body: Map<String, Value> = fields.into_iter().collect();
+            let as_generated = body.clone();
+            body.insert("totalfee".to_owned(), fee);
+            for body in [as_generated, body] {
+                let results = [
+                    new_order(&body).map(drop),
+                    import_record(&body).map(drop),
+                    replacement(&body).map(drop),
+                    patch(&body).map(drop),
+                    service(&body, true).map(drop),
+                ];
+                for errors in results.into_iter().filter_map(Result::err) {
+                    prop_assert!(!errors.is_empty());
+                    for error in errors {
+                        prop_assert!(!error.field.is_empty() && !error.message.is_empty(), "{:?}", error);
+                    }
+                }
+            }
+        }
     }
 }

@@ -5,12 +5,14 @@
 
 pub mod input;
 pub mod money;
+pub mod number;
 pub mod order;
 pub mod schedule;
 pub mod service;
 pub mod timestamp;
 
 pub use money::Money;
+pub use number::whole_number;
 pub use order::{Event, EventKind, NewOrder, Order, OrderFilter, OrderKey, OrderPatch, SortOrder};
 pub use service::{Service, ServiceRef};
 pub use timestamp::Timestamp;

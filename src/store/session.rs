@@ -192,7 +192,8 @@ impl Store {
     /// timeout, the whole bound, is restored once the transaction has begun.
     async fn begin_sqlite_write(&self) -> Result<WriteTx> {
         let bound = Some(self.bounds.lock_timeout).filter(|d| !d.is_zero());
-        let deadline = bound.map(|bound| Instant::now() + bound);
+        // A bound past what the clock can count (lock_timeout = "500000000000y") is none.
+        let deadline = bound.and_then(|bound| Instant::now().checked_add(bound));
         let gate = Arc::clone(&self.write_gate).lock_owned();
         let gate = match deadline {
             Some(deadline) => tokio::time::timeout_at(deadline, gate).await.map_err(|_| self.bounds.lock_refused())?,

@@ -1,7 +1,7 @@
 //! The dashboard's small text helpers: a one-line text input with a cursor, and how instants are
 //! shown and typed (local time for people, RFC 3339 accepted too).
 
-use chrono::{Local, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, Local, NaiveDateTime, TimeZone, Utc};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use crate::domain::Timestamp;
@@ -92,24 +92,31 @@ impl Zone {
     }
 
     /// Reads an instant typed as RFC 3339 (`2022-11-01T11:11:11Z`) or as a time in this zone
-    /// (`2022-11-01 12:11`, seconds and milliseconds optional, `T` or a space between).
+    /// (`2022-11-01 12:11`, seconds and milliseconds optional, `T` or a space between). Either
+    /// way the domain's rules hold: years 0001–9999 in UTC, no leap second.
     ///
     /// # Errors
-    /// A message naming both accepted forms.
+    /// The domain's message for RFC 3339 text it refuses (out of range, a leap second), else a
+    /// message naming both accepted forms.
     pub fn parse(self, text: &str) -> Result<Timestamp, String> {
         let text = text.trim();
-        if let Ok(at) = Timestamp::parse(text) {
-            return Ok(at);
+        match Timestamp::parse(text) {
+            Ok(at) => return Ok(at),
+            // RFC 3339 text, but refused: the API's message, not a hint at another form.
+            Err(message) if DateTime::parse_from_rfc3339(text).is_ok() => return Err(message),
+            Err(_) => {}
         }
         let naive = ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M"]
             .iter()
             .find_map(|pattern| NaiveDateTime::parse_from_str(text, pattern).ok());
         let instant = naive.and_then(|naive| match self {
-            Self::Local => Local.from_local_datetime(&naive).earliest().map(|at| at.timestamp_millis()),
-            Self::Utc => Some(Utc.from_utc_datetime(&naive).timestamp_millis()),
+            Self::Local => Local.from_local_datetime(&naive).earliest().map(|at| Timestamp::from_datetime(&at, text)),
+            Self::Utc => Some(Timestamp::from_datetime(&Utc.from_utc_datetime(&naive), text)),
         });
-        instant.map(Timestamp::from_millis).ok_or_else(|| {
-            format!("must be a local time like 2022-11-01 12:00 or RFC 3339 like 2022-11-01T11:11:11Z, not {text:?}")
+        instant.unwrap_or_else(|| {
+            Err(format!(
+                "must be a local time like 2022-11-01 12:00 or RFC 3339 like 2022-11-01T11:11:11Z, not {text:?}"
+            ))
         })
     }
 }
@@ -117,6 +124,7 @@ impl Zone {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     fn key(code: KeyCode) -> KeyEvent {
         KeyEvent::new(code, KeyModifiers::NONE)
@@ -146,5 +154,43 @@ mod tests {
         );
         let err = Zone::Utc.parse("tomorrow").unwrap_err();
         assert!(err.contains("local time like 2022-11-01 12:00"), "{err}");
+    }
+
+    #[test]
+    fn typed_instants_obey_the_domain_range_and_refuse_leap_seconds_with_its_messages() {
+        for text in ["9999-12-31T23:59:59.999-01:00", "0000-01-01T00:00:00+01:00", "2016-12-31T23:59:60Z"] {
+            assert_eq!(Zone::Utc.parse(text), Err(Timestamp::parse(text).unwrap_err()), "{text}");
+            assert_eq!(Zone::Local.parse(text), Err(Timestamp::parse(text).unwrap_err()), "{text}");
+        }
+        let range = "must be from 0001-01-01T00:00:00.000Z to 9999-12-31T23:59:59.999Z in UTC";
+        for text in ["0000-06-01 12:00", "+10000-01-01 00:00", "-0001-01-01 00:00"] {
+            assert_eq!(Zone::Utc.parse(text), Err(format!("{range}, not {text:?}")), "{text}");
+        }
+        let leap = "2016-12-31 23:59:60";
+        assert_eq!(Zone::Utc.parse(leap), Err(format!("must not be a leap second (second 60), not {leap:?}")));
+        assert_eq!(Zone::Utc.parse("0001-01-01 00:00"), Ok(Timestamp::MIN));
+        assert_eq!(Zone::Utc.parse("9999-12-31 23:59:59.999"), Ok(Timestamp::MAX));
+    }
+
+    proptest! {
+        #[test]
+        fn any_typed_instant_is_read_within_the_range_or_refused_never_a_panic(
+            year in prop_oneof![-262_145..=262_144_i32, -2..=2_i32, 9998..=10_001_i32],
+            rest in "-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]{1,12})?)?([Zz]|[+-][0-9]{2}:[0-9]{2})?",
+            garbage in "\\PC{0,30}",
+        ) {
+            let typed = if (0..=9999).contains(&year) { format!("{year:04}{rest}") } else { format!("{year:+05}{rest}") };
+            for text in [typed.as_str(), garbage.as_str()] {
+                for zone in [Zone::Utc, Zone::Local] {
+                    if let Ok(at) = zone.parse(text) {
+                        prop_assert!(at >= Timestamp::MIN && at <= Timestamp::MAX, "{text} read as {at}");
+                        // (In a local zone, an hour that repeats at a DST change reads as its first.)
+                        if zone == Zone::Utc {
+                            prop_assert_eq!(zone.parse(&zone.format(at)), Ok(at), "{} shown as {}", text, zone.format(at));
+                        }
+                    }
+                }
+            }
+        }
     }
 }

@@ -111,7 +111,7 @@ impl Window {
     pub fn wanted(&mut self, height: usize) -> Vec<(Direction, OrderKey)> {
         let margin = (height * 2).max(20);
         let mut wanted = Vec::new();
-        if !self.at_end && !self.pending[1] && self.rows.len() - self.selected <= margin {
+        if !self.at_end && !self.pending[1] && self.rows.len().saturating_sub(self.selected) <= margin {
             self.pending[1] = true;
             wanted.extend(self.rows.last().map(|o| (Direction::Forward, o.key())));
         }

@@ -74,6 +74,21 @@ async fn list_is_json_when_piped_and_honours_every_format() {
 }
 
 #[tokio::test]
+async fn csv_cells_that_start_like_a_formula_get_a_leading_quote() {
+    let db = TestDb::new().await;
+    let name = r#"=HYPERLINK("http://example.com","x")"#;
+    db.cli().args(["services", "add", name, "--id", "5"]).assert().success();
+    db.cli().args(["create", "--datetime", "2030-01-01T00:00:00Z", "--fee", "1", "--service", "5"]).assert().success();
+    let quoted = r#""'=HYPERLINK(""http://example.com"",""x"")""#;
+    db.cli().args(["services", "list", "-o", "csv"]).assert().success().stdout(format!("id,name\n5,{quoted}\n"));
+    db.cli()
+        .args(["list", "-o", "csv"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(format!("\n1,2030-01-01T00:00:00.000Z,1,5,{quoted},1,")));
+}
+
+#[tokio::test]
 async fn list_filters_by_range_and_service_and_limits() {
     let db = seeded().await;
     let ids = |args: &[&str]| {
@@ -367,16 +382,18 @@ async fn config_prints_the_effective_configuration_with_secrets_redacted() {
     db.cli()
         .args(["--config", "custom.toml", "config"])
         .env("ORDERS__AUTH__JWT_SECRET", "a-very-secret-value-that-is-long-enough")
-        .env("ORDERS__DATABASE__URL", "postgres://app:hunter2@db:5432/orders")
+        .env("ORDERS__DATABASE__URL", "postgres://app:hunter2@db:5432/orders?sslpassword=hunter3&password=hunter4")
         .env("ORDERS__TUI__READ_ONLY", "true")
         .assert()
         .success()
         .stdout(
             predicate::str::contains("min_gap = \"1h 30m\"")
                 .and(predicate::str::contains("read_only = true"))
-                .and(predicate::str::contains("postgres://app:<redacted>@db:5432/orders"))
+                .and(predicate::str::contains(
+                    "postgres://app:<redacted>@db:5432/orders?sslpassword=<redacted>&password=<redacted>",
+                ))
                 .and(predicate::str::contains("jwt_secret = \"<redacted>\""))
-                .and(predicate::str::contains("hunter2").not())
+                .and(predicate::str::contains("hunter").not())
                 .and(predicate::str::contains("a-very-secret").not()),
         );
 }

@@ -3,6 +3,7 @@
 
 mod api_auth;
 mod api_concurrency;
+mod api_conditional;
 mod api_helpers;
 mod api_idempotency;
 mod api_limits;
@@ -10,10 +11,12 @@ mod api_operations;
 mod api_orders;
 mod api_status;
 mod api_streams;
+mod bad_inputs;
 mod cli;
 mod helpers;
 mod openapi_check;
 mod references;
+mod round_trip;
 mod rule;
 mod schedule;
 mod store;

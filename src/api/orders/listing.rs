@@ -16,9 +16,9 @@ use warp::http::header::{CONTENT_TYPE, LINK};
 
 use crate::api::error::ApiError;
 use crate::api::reply::{ApiResult, json, set_header};
-use crate::api::request::{Req, limit_param};
+use crate::api::request::{Req, id_text, limit_param};
 use crate::auth::Role;
-use crate::domain::{Order, OrderKey, Timestamp, parse_id};
+use crate::domain::{Order, OrderFilter, OrderKey, SortOrder, Timestamp};
 use crate::error::Error;
 use crate::store::OrderQuery;
 
@@ -35,20 +35,77 @@ pub(super) async fn list(req: Req) -> ApiResult {
     }
 }
 
+/// `GET /orders/count`: `{"count": N}` for the filters `GET /orders` takes.
+pub(super) async fn count(req: Req) -> ApiResult {
+    req.authorize(Role::Reader)?;
+    let mut filter = OrderFilter::default();
+    for (name, value) in &req.query_params(&["from", "to", "service"])? {
+        set_filter(&mut filter, name, value)?;
+    }
+    let count = req.state.store.count_orders(&filter).await?;
+    json(StatusCode::OK, &serde_json::json!({ "count": count }))
+}
+
 fn parse_query(req: &Req) -> Result<(OrderQuery, Vec<(String, String)>), ApiError> {
-    let params = req.query_params(&["from", "to", "service", "limit", "after"])?;
+    let params = req.query_params(&["from", "to", "service", "sort", "limit", "after"])?;
     let mut query = OrderQuery::default();
     for (name, value) in &params {
         let bad = |e: String| ApiError::BadRequest(format!("query parameter {name}: {e}"));
         match name.as_str() {
-            "from" => query.filter.from = Some(Timestamp::parse_bound(value).map_err(bad)?),
-            "to" => query.filter.to = Some(Timestamp::parse_bound(value).map_err(bad)?),
-            "service" => query.filter.service = Some(parse_id(value).map_err(bad)?),
-            "after" => query.after = Some(OrderKey::from_cursor(value).map_err(bad)?),
-            _ => query.limit = Some(limit_param(value)?),
+            "sort" => query.sort = sort_param(value).map_err(bad)?,
+            "after" => query.after = Some(parse_cursor(value).map_err(bad)?),
+            "limit" => query.limit = Some(limit_param(value)?),
+            _ => set_filter(&mut query.filter, name, value)?,
         }
     }
     Ok((query, params))
+}
+
+/// One of the filters (`from`, `to`, `service`).
+fn set_filter(filter: &mut OrderFilter, name: &str, value: &str) -> Result<(), ApiError> {
+    let bad = |e: String| ApiError::BadRequest(format!("query parameter {name}: {e}"));
+    match name {
+        "from" => filter.from = Some(Timestamp::parse_bound(value).map_err(bad)?),
+        "to" => filter.to = Some(Timestamp::parse_bound(value).map_err(bad)?),
+        _ => filter.service = Some(id_text(value).map_err(bad)?),
+    }
+    Ok(())
+}
+
+/// `sort`: `datetime` (the default), `-datetime`, `id` or `-id`.
+fn sort_param(value: &str) -> Result<SortOrder, String> {
+    match value {
+        "datetime" => Ok(SortOrder::DatetimeAsc),
+        "-datetime" => Ok(SortOrder::DatetimeDesc),
+        "id" => Ok(SortOrder::IdAsc),
+        "-id" => Ok(SortOrder::IdDesc),
+        _ => Err(format!("must be datetime, -datetime, id or -id, not {value:?}")),
+    }
+}
+
+/// The `after` a page's `Link` hands out: the last order's position, `<datetime as
+/// milliseconds since the Unix epoch>.<id>` (a `sort` by id reads only the id).
+fn cursor(key: OrderKey) -> String {
+    format!("{}.{}", key.datetime.millis(), key.id)
+}
+
+/// Reads an `after`: any two integers joined by a dot, each optionally negative. Every such
+/// pair is a position; one past the range of a 64-bit integer is read as that range's end,
+/// which lies beyond every order in the same direction, so the page is the same.
+fn parse_cursor(text: &str) -> Result<OrderKey, String> {
+    let bad = || format!("must be <milliseconds>.<id> as a Link header hands it out, not {text:?}");
+    let (millis, id) = text.split_once('.').ok_or_else(bad)?;
+    let (millis, id) = (saturating_integer(millis).ok_or_else(bad)?, saturating_integer(id).ok_or_else(bad)?);
+    Ok(OrderKey { datetime: Timestamp::from_millis(millis), id })
+}
+
+/// `-?[0-9]+` as an `i64`, clamped to its range.
+fn saturating_integer(text: &str) -> Option<i64> {
+    let (negative, digits) = text.strip_prefix('-').map_or((false, text), |rest| (true, rest));
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(text.parse().unwrap_or(if negative { i64::MIN } else { i64::MAX }))
 }
 
 /// One page; `Link: <…>; rel="next"` when more remain.
@@ -61,7 +118,7 @@ async fn page(req: &Req, mut query: OrderQuery, limit: u32, params: &[(String, S
     if let (true, Some(last)) = (more, orders.last()) {
         let mut next: Vec<(&str, String)> =
             params.iter().filter(|(n, _)| n != "after").map(|(n, v)| (n.as_str(), v.clone())).collect();
-        next.push(("after", last.key().to_cursor()));
+        next.push(("after", cursor(last.key())));
         let query = serde_urlencoded::to_string(&next).unwrap_or_default();
         set_header(&mut response, LINK, &format!("</orders?{query}>; rel=\"next\""));
     }
@@ -186,5 +243,27 @@ impl Stream for Chunks {
                 Some(Err(std::io::Error::other("the order stream was cut short")))
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_any_two_integers_are_a_position() {
+        let key = OrderKey { datetime: Timestamp::from_millis(-5), id: 42 };
+        assert_eq!(parse_cursor(&cursor(key)), Ok(key));
+        let far = parse_cursor("99999999999999999999.-99999999999999999999").unwrap();
+        assert_eq!((far.datetime.millis(), far.id), (i64::MAX, i64::MIN));
+        for bad in ["", "1", "1.", ".1", "1.2.3", "+1.2", "1.x", "MTIzLjQ", "1 .2"] {
+            assert!(parse_cursor(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn sort_takes_the_four_orders() {
+        assert_eq!(sort_param("-id"), Ok(SortOrder::IdDesc));
+        assert!(sort_param("name").is_err());
     }
 }
