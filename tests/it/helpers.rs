@@ -4,8 +4,10 @@
 
 use std::time::Duration;
 
+use orders::Error;
+use orders::domain::OrderPatch;
 use orders::domain::{Money, NewOrder, ServiceRef, Timestamp};
-use orders::store::{Store, StoreOptions};
+use orders::store::{OrderQuery, Store, StoreOptions};
 use sqlx::{Connection as _, Executor as _, PgConnection};
 
 /// The environment variable naming a PostgreSQL server (any database on it) to test against.
@@ -126,6 +128,39 @@ pub async fn store_with_services(db: &TestDb) -> Store {
         store.add_service(Some(id), name).await.expect("a sample service");
     }
     store
+}
+
+/// `count` random creates and datetime-moving updates by one writer (seeded by `writer`) in the
+/// `window_hours` after `start`, so that conflicts are frequent; a schedule conflict or an order
+/// another writer deleted is expected, anything else fails the test.
+pub async fn random_writes(store: &Store, writer: u64, count: usize, start: Timestamp, window_hours: i64) {
+    let mut seed = writer.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for _ in 0..count {
+        let window = u64::try_from(window_hours * 3_600_000).expect("a positive window");
+        let when = Timestamp::from_millis(start.millis() + i64::try_from(next() % window).unwrap());
+        let result = if next() % 2 == 0 {
+            store.create_order(&new_order(when, &[123]), "t").await.map(drop)
+        } else {
+            let page = store.list_orders(&OrderQuery { limit: Some(50), ..OrderQuery::default() }).await.unwrap();
+            match page.get(usize::try_from(next()).unwrap() % page.len().max(1)) {
+                Some(order) => {
+                    let patch = OrderPatch { datetime: Some(when), ..OrderPatch::default() };
+                    store.update_order(order.id, &patch, None, "t").await.map(drop)
+                }
+                None => Ok(()),
+            }
+        };
+        match result {
+            Ok(()) | Err(Error::Schedule { .. } | Error::NotFound { .. }) => {}
+            Err(other) => panic!("writer {writer} failed: {other:?}"),
+        }
+    }
 }
 
 #[test]

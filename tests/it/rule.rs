@@ -6,14 +6,14 @@
 use std::time::Duration;
 
 use orders::Error;
-use orders::domain::{OrderPatch, Timestamp};
-use orders::store::{OrderQuery, Store};
+use orders::domain::Timestamp;
+use orders::store::OrderQuery;
 use predicates::prelude::*;
 use serde_json::Value;
 use sqlx::any::AnyQueryResult;
 use sqlx::{AnyConnection, Connection as _, Executor as _};
 
-use crate::helpers::{TestDb, at, new_order, store_with_services};
+use crate::helpers::{TestDb, at, new_order, random_writes, store_with_services};
 
 const BASE: &str = "2030-01-01T12:00:00.000Z";
 const HOUR_MS: i64 = 3_600_000;
@@ -229,7 +229,7 @@ async fn writers_racing_set_gap_never_leave_two_orders_closer_than_the_gap_in_fo
     let writers: Vec<_> = (0..8u64)
         .map(|writer| {
             let store = stores[(writer % 2) as usize].clone();
-            tokio::spawn(async move { random_writes(&store, writer, 25).await })
+            tokio::spawn(async move { random_writes(&store, writer, 25, at(BASE), 72).await })
         })
         .collect();
     let setter = {
@@ -278,36 +278,6 @@ async fn writers_racing_set_gap_never_leave_two_orders_closer_than_the_gap_in_fo
             pair[0].id,
             pair[1].id
         );
-    }
-}
-
-/// `count` random creates and moves in a 72 h window by one writer; conflicts are expected.
-async fn random_writes(store: &Store, writer: u64, count: usize) {
-    let mut seed = writer.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let mut next = move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    };
-    for _ in 0..count {
-        let when = offset(i64::try_from(next() % (72 * 3_600_000)).unwrap());
-        let result = if next() % 2 == 0 {
-            store.create_order(&new_order(when, &[123]), "t").await.map(drop)
-        } else {
-            let page = store.list_orders(&OrderQuery { limit: Some(50), ..OrderQuery::default() }).await.unwrap();
-            match page.get(usize::try_from(next()).unwrap() % page.len().max(1)) {
-                Some(order) => {
-                    let patch = OrderPatch { datetime: Some(when), ..OrderPatch::default() };
-                    store.update_order(order.id, &patch, None, "t").await.map(drop)
-                }
-                None => Ok(()),
-            }
-        };
-        match result {
-            Ok(()) | Err(Error::Schedule { .. } | Error::NotFound { .. }) => {}
-            Err(other) => panic!("writer {writer} failed: {other:?}"),
-        }
     }
 }
 

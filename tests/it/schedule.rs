@@ -7,7 +7,7 @@ use orders::Error;
 use orders::domain::{OrderPatch, Timestamp};
 use orders::store::OrderQuery;
 
-use crate::helpers::{THREE_HOURS, TestDb, at, new_order, store_with_services};
+use crate::helpers::{THREE_HOURS, TestDb, at, new_order, random_writes, store_with_services};
 
 const BASE: &str = "2030-01-01T12:00:00.000Z";
 const GAP_MS: i64 = 3 * 3600 * 1000;
@@ -142,35 +142,7 @@ async fn a_random_mix_of_concurrent_creates_and_moves_never_leaves_two_orders_to
     let writers: Vec<_> = (0..16u64)
         .map(|writer| {
             let store = store.clone();
-            tokio::spawn(async move {
-                let mut seed = writer.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-                let mut next = move || {
-                    seed ^= seed << 13;
-                    seed ^= seed >> 7;
-                    seed ^= seed << 17;
-                    seed
-                };
-                for _ in 0..25 {
-                    let when = offset(i64::try_from(next() % (48 * 3_600_000)).unwrap());
-                    let result = if next() % 2 == 0 {
-                        store.create_order(&new_order(when, &[123]), "t").await.map(drop)
-                    } else {
-                        let page =
-                            store.list_orders(&OrderQuery { limit: Some(50), ..OrderQuery::default() }).await.unwrap();
-                        match page.get(usize::try_from(next()).unwrap() % page.len().max(1)) {
-                            Some(order) => {
-                                let patch = OrderPatch { datetime: Some(when), ..OrderPatch::default() };
-                                store.update_order(order.id, &patch, None, "t").await.map(drop)
-                            }
-                            None => Ok(()),
-                        }
-                    };
-                    match result {
-                        Ok(()) | Err(Error::Schedule { .. } | Error::NotFound { .. }) => {}
-                        Err(other) => panic!("writer {writer} failed: {other:?}"),
-                    }
-                }
-            })
+            tokio::spawn(async move { random_writes(&store, writer, 25, at(BASE), 48).await })
         })
         .collect();
     for writer in writers {
