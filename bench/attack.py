@@ -29,9 +29,9 @@ import http.client
 import json
 import os
 import resource
-import secrets
 import selectors
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -189,87 +189,81 @@ class HalfOpen(threading.Thread):
         return len(self.sel.get_map()) if not self.stop.is_set() else 0
 
 
-class RefreshFlood(threading.Thread):
-    """POST /auth/refresh with random tokens at `rate` per second (keep-alive, no credentials)."""
+class RefreshFlood:
+    """POST /auth/refresh with random tokens and no credentials at `rate` per second: wrk with
+    bench/wrk/refresh_flood.lua (4 keep-alive connections, one paced schedule), run for the
+    whole phase and stopped with SIGINT, on which wrk prints its counts. A Python client paced
+    alike burned ~1.5 CPU-s per 10 s of the 2 cores the measured load runs on; wrk a fraction
+    of that (its CPU is read from /proc and reported with the attackers')."""
 
-    def __init__(self, port, rate, stop):
-        super().__init__(daemon=True)
-        self.port, self.rate, self.stop = port, rate, stop
-        self.statuses, self.latencies = {}, []
+    def __init__(self, port, rate):
+        self.port, self.rate, self.proc = port, rate, None
+        self.result = {"requests": 0, "statuses": {}, "latency_us": {"p99": 0}, "duration_us": 1}
 
-    def run(self):
-        conn = None
-        interval = 1.0 / self.rate
-        due = time.monotonic()
-        for _ in range(10_000_000):
-            if self.stop.is_set():
-                break
-            due += interval
-            pause = due - time.monotonic()
-            if pause > 0:
-                time.sleep(pause)
-            body = json.dumps({"refresh_token": secrets.token_urlsafe(32)})
-            started = time.monotonic()
-            try:
-                conn = conn or http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-                conn.request("POST", "/auth/refresh", body=body, headers={"Content-Type": "application/json"})
-                r = conn.getresponse()
-                r.read()
-                key = r.status
-            except (OSError, http.client.HTTPException) as e:
-                key = type(e).__name__
-                conn.close()
-                conn = None
-            self.latencies.append(time.monotonic() - started)
-            self.statuses[key] = self.statuses.get(key, 0) + 1
-        if conn:
-            conn.close()
+    def start(self):
+        if not self.rate:
+            return
+        env = dict(os.environ, BENCH_RATE=str(self.rate), BENCH_FLOOD_THREADS="1")
+        self.proc = subprocess.Popen(["wrk", "-t", "1", "-c", "4", "-d", "3600s", "--timeout", "10s", "-s",
+                                      str(h.BENCH / "wrk" / "refresh_flood.lua"), f"http://127.0.0.1:{self.port}"],
+                                     env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+    def cpu(self):
+        return h.proc_cpu(self.proc.pid) if self.proc and self.proc.poll() is None else 0.0
+
+    def finish(self):
+        if not self.proc:
+            return
+        self.proc.send_signal(signal.SIGINT)
+        out, _ = self.proc.communicate(timeout=30)
+        line = next((l for l in out.splitlines() if l.startswith("BENCH_JSON ")), None)
+        if line is None:
+            raise RuntimeError(f"the refresh flood's wrk printed no figures: {out[-500:]}")
+        self.result = json.loads(line[len("BENCH_JSON "):])
 
 
 class Attack:
-    def __init__(self, port, token, streams, half_open, flood_rate, flood_threads=4):
+    def __init__(self, port, token, streams, half_open, flood_rate):
         self.stop = threading.Event()
         self.streams = SlowStreams(port, token, streams, self.stop)
         self.half = HalfOpen(port, half_open, self.stop)
-        self.floods = [RefreshFlood(port, flood_rate / flood_threads, self.stop)
-                       for _ in range(flood_threads if flood_rate else 0)]
+        self.flood = RefreshFlood(port, flood_rate)
         self.started = None
 
     def start(self):
         self.started = time.monotonic()
-        for t in (self.streams, self.half, *self.floods):
+        for t in (self.streams, self.half):
             t.start()
+        self.flood.start()
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.streams.opened >= self.streams.count and self.half.opened >= self.half.count:
                 break
             time.sleep(0.1)
         log(f"established in {time.monotonic() - self.started:.1f} s: {len(self.streams.socks)} stalled streams, "
-            f"{self.half.opened} half-open connections, refresh flood at {sum(f.rate for f in self.floods):.0f}/s")
+            f"{self.half.opened} half-open connections, refresh flood at {self.flood.rate}/s")
 
     def snapshot(self):
         return {"stream_connections_held": len(self.streams.socks), "half_open_open": self.half.open_now}
 
     def finish(self):
         self.stop.set()
-        for t in (self.streams, self.half, *self.floods):
+        self.flood.finish()
+        for t in (self.streams, self.half):
             t.join(timeout=60)
         secs = time.monotonic() - self.started
-        statuses, latencies = {}, []
-        for f in self.floods:
-            latencies += f.latencies
-            for k, v in f.statuses.items():
-                statuses[str(k)] = statuses.get(str(k), 0) + v
-        latencies.sort()
-        total = sum(statuses.values())
+        flood = self.flood.result
+        statuses = flood["statuses"]
+        total = flood["requests"]
         return {
             "seconds": round(secs, 1),
             "streams": {"held": self.streams.count, "opened": self.streams.opened, "statuses": self.streams.statuses},
             "half_open": {"held": self.half.count, "opened": self.half.opened,
                           "closed_by_server": self.half.closed_by_server, "connect_failures": self.half.failed},
-            "refresh_flood": {"requests": total, "per_s": round(total / secs, 1), "statuses": statuses,
-                              "all_401": statuses.get("401", 0) == total,
-                              "p99_ms": round(h.percentile(latencies, 99) * 1000, 1)},
+            "refresh_flood": {"requests": total, "per_s": round(total / (flood["duration_us"] / 1e6), 1),
+                          "statuses": statuses,
+                              "all_401": statuses.get("401", 0) == total and (total > 0 or not self.flood.rate),
+                              "p99_ms": round(flood["latency_us"]["p99"] / 1000, 1)},
         }
 
 
@@ -284,7 +278,7 @@ def create(server, token, seconds, connections, state):
     return out
 
 
-def loads(server, token, args, state, label):
+def loads(server, token, args, state, label, attack=None):
     res = {}
     log(f"{label}: warm-up")
     create(server, token, 1, 8, state)
@@ -293,20 +287,21 @@ def loads(server, token, args, state, label):
         log(f"{label}: POST /orders at {conns} connections, {args.duration} s")
         res[f"create_{conns}"] = create(server, token, args.duration, conns, state)
     log(f"{label}: GET /orders/{{id}} at 32 connections, {args.duration} s")
-    before = cpu_now(server)
+    before = cpu_now(server, attack)
     res["get_by_id"] = h.get_by_id(server, args.duration, token, args.n)
-    after = cpu_now(server)
+    after = cpu_now(server, attack)
     res["get_by_id"]["cpu_s"] = {k: round(after[k] - before[k], 2) for k in before}
     return res
 
 
-def cpu_now(server):
-    """CPU seconds so far of the server, PostgreSQL, wrk (the harness's children) and this
-    process (the attackers' threads): on 2 shared cores, what the attack itself burns is
-    taken from the load it is measured against."""
+def cpu_now(server, attack=None):
+    """CPU seconds so far of the server, PostgreSQL, the load's wrk (the harness's ended
+    children) and the attackers (this process's threads and the flood's wrk): on 2 shared
+    cores, what the attack itself burns is taken from the load it is measured against."""
     me = resource.getrusage(resource.RUSAGE_SELF)
+    flood = attack.flood.cpu() if attack else 0.0
     return {"server": h.proc_cpu(server.proc.pid), "postgres": h.postgres_cpu(), "wrk": h.children_cpu(),
-            "attackers": me.ru_utime + me.ru_stime}
+            "attackers": me.ru_utime + me.ru_stime + flood}
 
 
 def post_order(port, token, at_s):
@@ -381,7 +376,7 @@ def phase(product, token, args, state, attacked):
                             args.half_open if "half-open" in args.attackers else 0,
                             args.flood_rate if "flood" in args.attackers else 0)
             attack.start()
-        res = loads(server, token, args, state, label)
+        res = loads(server, token, args, state, label, attack)
         if attacked:
             res["attack_held_at_end"] = attack.snapshot()
             log(f"{label}: stuck lock holder")

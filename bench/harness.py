@@ -431,7 +431,33 @@ def run_backend(backend, n, data, args, workdir, state):
                          (lambda: pgbench("create.sql", args.duration, {"base": PGBENCH_CREATE_BASE_MS}))
                          if backend == "postgres" else None))
     res["dashboard"] = dashboard(product)
+    if backend == "postgres":
+        log(f"{backend} N={n}: orders get beside psql")
+        res["cli_get"] = cli_get(product, n)
     return res
+
+
+def cli_get(product, n, pairs=21):
+    """One script command's wall time against psql's for the same row: `orders get ID` (the
+    process starting, connecting, one lookup, printing) and then `psql -c` with the statement
+    the store issues for that id (bench/pgbench/get_by_id.sql) over the same connection string
+    (TLS negotiated alike: neither names an sslmode), alternating, on `pairs` random ids. The
+    medians and their ratio are reported."""
+    statement = (BENCH / "pgbench" / "get_by_id.sql").read_text().splitlines()[-1]
+    rng = random.Random(20240601)
+    ours, theirs = [], []
+    for _ in range(pairs):
+        order_id = str(rng.randint(1, n))
+        secs, _ = timed([str(BIN), "get", order_id], env=product.env, cwd=product.workdir,
+                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        ours.append(secs)
+        secs, _ = timed(["psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", product.url,
+                         "-c", statement.replace("(:id)", f"({order_id})")],
+                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        theirs.append(secs)
+    ours_ms, theirs_ms = statistics.median(ours) * 1000, statistics.median(theirs) * 1000
+    return {"orders_get_ms": round(ours_ms, 1), "psql_ms": round(theirs_ms, 1), "ratio_to_psql": round(ours_ms / theirs_ms, 2),
+            "pairs": pairs}
 
 
 def alternate(args, label, name, api_run, ref_run):
@@ -498,12 +524,21 @@ def targets(results):
     for backend, r in (("PG", pg), ("SQLite", lite)):
         if "stream" in r:
             add(f"{backend} stream peak RSS (MiB)", r["stream"]["peak_rss_mib"], "< 64", r["stream"]["peak_rss_mib"] < 64)
-        if "import" in r:
+        if "import" in r and "floor_seconds" in r["import"]:
+            # With the rule's exclusion constraint PostgreSQL's own floor is ~10k rows/s here,
+            # so the target is the ratio to that floor, not a rate.
+            i = r["import"]
+            ratio = round(i["seconds"] / i["floor_seconds"], 2)
+            add(f"{backend} import / INSERT … SELECT floor (wall time)", ratio, "<= 1.5", ratio <= 1.5)
+        elif "import" in r:
             add(f"{backend} import (orders/s)", r["import"]["orders_per_s"], ">= 50000",
                 r["import"]["orders_per_s"] >= 50_000)
         if "export" in r:
             add(f"{backend} export (orders/s)", r["export"]["orders_per_s"], ">= 200000",
                 r["export"]["orders_per_s"] >= 200_000)
+    if "cli_get" in pg:
+        c = pg["cli_get"]
+        add("PG orders get / psql, same row (wall time)", c["ratio_to_psql"], "<= 1.3", c["ratio_to_psql"] <= 1.3)
     if "stream" in pg:
         add("PG stream / COPY (wall time)", pg["stream"]["ratio_to_copy"], "<= 2", pg["stream"]["ratio_to_copy"] <= 2)
     if "get_by_id" in pg and "get_by_id" in lite:
@@ -514,6 +549,9 @@ def targets(results):
         if "first_frame_ms" in d:
             add(f"{backend} dashboard first frame (ms)", d["first_frame_ms"], "< 200", d["first_frame_ms"] < 200)
             add(f"{backend} dashboard End (ms)", d["end_ms"], "< 100", d["end_ms"] < 100)
+            if backend == "PG":
+                add("PG dashboard first frame, the tighter goal (ms)", d["first_frame_ms"], "< 30",
+                    d["first_frame_ms"] < 30)
         elif d:
             add(f"{backend} dashboard first frame / End", None, "< 200 / < 100", None)
     return rows
@@ -552,6 +590,10 @@ def table(results):
             d = r["dashboard"]
             row(n, backend, "dashboard", d.get("first_frame_ms", "n/m"), "ms first",
                 ref=f"End {d['end_ms']} ms" if "end_ms" in d else "not measured")
+            if "cli_get" in r:
+                c = r["cli_get"]
+                row(n, backend, "orders get (wall)", c["orders_get_ms"], "ms", None, f"psql {c['psql_ms']} ms",
+                    fmt(c["ratio_to_psql"]))
     return "\n".join(lines)
 
 
