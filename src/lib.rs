@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod book;
 pub mod cli;
 pub mod config;
 pub mod domain;
