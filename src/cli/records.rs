@@ -161,3 +161,38 @@ fn confirm(yes: bool, what: &str) -> anyhow::Result<()> {
         Err(anyhow::anyhow!("cancelled: {what} was not deleted"))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+    use crate::domain::input;
+
+    fn create_args(flags: &[&str]) -> CreateArgs {
+        let cli = Cli::try_parse_from(["orders", "create"].iter().chain(flags)).expect("flags clap accepts");
+        let Some(Command::Records(RecordCommand::Create(args))) = cli.command else { panic!("a create") };
+        args
+    }
+
+    #[test]
+    fn create_flags_are_refused_field_by_field_with_the_apis_messages() {
+        let flags = ["--datetime", "2016-12-31T23:59:60Z", "--fee", "1E27", "--service", "0", "--service", "x"];
+        let from_flags = create_input(&create_args(&flags)).order(Shape::Create).unwrap_err();
+        let body = r#"{"datetime": "2016-12-31T23:59:60Z", "totalfee": 1E27, "services": [0, "x"]}"#;
+        let from_api = input::new_order(&serde_json::from_str(body).unwrap()).unwrap_err();
+        assert_eq!(from_flags, from_api);
+        let fields: Vec<&str> = from_flags.errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["datetime", "totalfee", "services[0]", "services[1]"]);
+    }
+
+    #[test]
+    fn create_flags_become_the_order_the_same_json_body_does() {
+        let flags = ["--fee", "99.95", "--service", "789", "--service", "123"];
+        let from_flags = create_input(&create_args(&flags)).order(Shape::Create);
+        let from_api =
+            input::new_order(&serde_json::from_str(r#"{"totalfee": 99.95, "services": [789, 123]}"#).unwrap());
+        assert_eq!(from_flags, from_api);
+    }
+}

@@ -9,7 +9,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use super::text::{Input, Zone};
 use crate::Error;
 use crate::domain::input::{Raw, RawOrder, RawServices, Shape};
-use crate::domain::{FieldError, NewOrder, Order, OrderPatch, Service, ServiceRef};
+use crate::domain::{FieldError, NewOrder, Order, OrderPatch, Service};
 
 /// A form field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -226,14 +226,14 @@ impl Form {
 
     fn build(&self, new: NewOrder, zone: Zone) -> Submission {
         let Some(order) = &self.editing else { return Submission::Create(new) };
-        let ids = |services: &[ServiceRef]| services.iter().map(|s| s.id).collect::<Vec<i64>>();
         let before: Vec<i64> = order.services.iter().map(|s| s.id).collect();
+        let after: Vec<i64> = new.services.iter().map(|s| s.id).collect();
         // Text left as shown keeps the stored instant exactly (the display may round).
         let datetime = new.datetime.filter(|_| self.datetime.value().trim() != zone.format(order.datetime));
         let patch = OrderPatch {
             datetime: datetime.filter(|at| *at != order.datetime),
             totalfee: Some(new.totalfee).filter(|fee| *fee != order.totalfee),
-            services: Some(ids(&new.services)).filter(|s| *s != before),
+            services: Some(after).filter(|s| *s != before),
         };
         if patch.is_empty() {
             Submission::Unchanged
@@ -269,7 +269,7 @@ fn field_error(error: &FieldError) -> (Field, String) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{Money, Timestamp};
+    use crate::domain::{Money, Timestamp, input};
 
     fn catalogue() -> Vec<Service> {
         [(123, "Inspection"), (456, "Analysis"), (789, "Testing")]
@@ -294,6 +294,19 @@ mod tests {
         let fields: Vec<Field> = form.errors.iter().map(|(f, _)| *f).collect();
         assert_eq!(fields, [Field::Datetime, Field::Fee, Field::Services]);
         assert_eq!((form.datetime.value(), form.fee.value()), ("soon", "-1"));
+    }
+
+    #[test]
+    fn the_form_refuses_what_the_api_refuses_with_the_same_messages() {
+        let mut form = Form::new_order();
+        type_text(&mut form, "2016-12-31T23:59:60Z");
+        form.cycle(true);
+        type_text(&mut form, "1e27");
+        assert_eq!(form.submission(Zone::Utc), None);
+        let body = r#"{"datetime": "2016-12-31T23:59:60Z", "totalfee": 1e27, "services": []}"#;
+        let from_api = input::new_order(&serde_json::from_str(body).unwrap()).unwrap_err();
+        assert_eq!(form.errors, from_api.errors.iter().map(field_error).collect::<Vec<_>>());
+        assert_eq!(form.error(Field::Services), Some(input::messages::NO_SERVICE));
     }
 
     #[test]
