@@ -1,11 +1,11 @@
 //! The one reader of an order's input. Each surface is a thin adapter that collects the raw
-//! value of every field it has into a [`RawOrder`] (text from flags or the dashboard's form,
-//! values from a JSON body: see [`json`]) and asks for a [`NewOrder`] or an [`OrderPatch`].
-//! Every field is read here by the same rules ([`fields`]), refused with the same words
-//! ([`messages`]), and every field error is reported at once.
+//! value of every field it has into a [`RawOrder`] (the CLI's flags and the dashboard's form
+//! give text, the API and import a JSON body: `json.rs`) and asks for a [`NewOrder`] or an
+//! [`OrderPatch`]. Every field is read here by the same rules (`fields.rs`), refused with the
+//! same words ([`messages`]), and every field error is reported at once.
 
 mod fields;
-pub mod json;
+mod json;
 pub mod messages;
 
 #[cfg(test)]
