@@ -1,5 +1,6 @@
-//! Turns untrusted JSON (API bodies, import records) and flag text (CLI) into domain values,
-//! reporting every field error at once with the same messages everywhere.
+//! The JSON adapter (API bodies, import records): refuses the fields an order does not have
+//! (and, in a merge patch, every `null`), hands the rest to the shared reader as raw JSON
+//! values. Also reads a service's body (`{id?, name}`).
 
 use serde_json::{Map, Value};
 
