@@ -7,7 +7,6 @@ mod create;
 mod history;
 mod listing;
 
-use serde_json::{Map, Value};
 use warp::Filter;
 use warp::filters::BoxedFilter;
 use warp::http::{Method, StatusCode};
@@ -19,7 +18,7 @@ use super::error::ApiError;
 use super::reply::{self, ApiResult, finish, no_content};
 use super::request::{Req, path_id, req};
 use crate::auth::Role;
-use crate::domain::{FieldError, input};
+use crate::domain::input::{self, Refusal};
 use crate::error::Error;
 use crate::store::Store;
 
@@ -74,10 +73,10 @@ async fn history_route(id: String, req: Req) -> Response {
 
 /// A body the domain read, or every field error at once: unknown services (which only the
 /// store knows) beside the domain's own.
-async fn checked<T>(store: &Store, body: &Map<String, Value>, parsed: Result<T, Vec<FieldError>>) -> Result<T, Error> {
+async fn checked<T>(store: &Store, parsed: Result<T, Refusal>) -> Result<T, Error> {
     match parsed {
         Ok(value) => Ok(value),
-        Err(errors) => Err(store.invalid(errors, input::service_ids(body).as_deref()).await),
+        Err(refused) => Err(store.invalid(refused.errors, refused.services.as_deref()).await),
     }
 }
 
@@ -97,8 +96,7 @@ async fn update(id: &str, mut req: Req, merge_patch: bool) -> ApiResult {
     let body = req.json_object(merge_patch).await?;
     let id = path_id("order", id)?;
     let store = &req.state.store;
-    let patch =
-        checked(store, &body, if merge_patch { input::patch(&body) } else { input::replacement(&body) }).await?;
+    let patch = checked(store, if merge_patch { input::patch(&body) } else { input::replacement(&body) }).await?;
     let condition = Condition::if_match(&req.headers);
     let order = if patch.is_empty() {
         // An empty merge patch changes nothing: no new version, no history event.

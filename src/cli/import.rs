@@ -84,7 +84,7 @@ fn parse_line(line: &str) -> Result<NewOrder> {
 
 fn record(value: &Value) -> Result<NewOrder> {
     let object = value.as_object().ok_or_else(|| Error::invalid("record", "must be a JSON object (an order)"))?;
-    input::import_record(object).map_err(Error::Invalid)
+    input::import_record(object).map_err(|refused| Error::Invalid(refused.errors))
 }
 
 /// The first byte after any whitespace (and a UTF-8 byte order mark, which some editors

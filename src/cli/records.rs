@@ -1,12 +1,12 @@
-//! One small function per record command: read the flags through the domain's parsers, call
+//! One small function per record command: hand the flags' text to the domain's reader, call
 //! the store, print the result. Same rules and messages as the API.
 
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 
 use super::output::{self, Format};
 use super::{CreateArgs, ListArgs, RecordCommand, ServicesCommand, UpdateArgs, UsageError, local_actor};
-use crate::domain::input::service_ids_from_text;
-use crate::domain::{FieldError, Money, NewOrder, OrderFilter, OrderPatch, ServiceRef, Timestamp, parse_id};
+use crate::domain::input::{Raw, RawOrder, RawServices, Refusal, Shape, collect};
+use crate::domain::{OrderFilter, Timestamp, parse_id};
 use crate::error::Error;
 use crate::store::{OrderQuery, Store};
 
@@ -61,19 +61,14 @@ fn id_arg(field: &str, text: &str) -> Result<i64, Error> {
     parse_id(text).map_err(|e| Error::invalid(field, e))
 }
 
-/// Collects a field's parse result, remembering its error.
-fn field<T>(errors: &mut Vec<FieldError>, name: &str, result: Result<T, String>) -> Option<T> {
-    result.map_err(|message| errors.push(FieldError::new(name, message))).ok()
-}
-
 async fn list(store: &Store, args: ListArgs) -> anyhow::Result<()> {
     let mut errors = Vec::new();
-    let from = args.from.and_then(|t| field(&mut errors, "from", Timestamp::parse_bound(&t)));
-    let to = args.to.and_then(|t| field(&mut errors, "to", Timestamp::parse_bound(&t)));
-    let service = args.service.and_then(|s| field(&mut errors, "service", parse_id(&s)));
+    let from = args.from.and_then(|t| collect(&mut errors, "from", Timestamp::parse_bound(&t)));
+    let to = args.to.and_then(|t| collect(&mut errors, "to", Timestamp::parse_bound(&t)));
+    let service = args.service.and_then(|s| collect(&mut errors, "service", parse_id(&s)));
     let limit = args.limit.and_then(|l| {
         let parsed = l.parse::<u32>().ok().filter(|n| *n >= 1);
-        field(&mut errors, "limit", parsed.ok_or_else(|| format!("must be a whole number of at least 1, not {l:?}")))
+        collect(&mut errors, "limit", parsed.ok_or_else(|| format!("must be a whole number of at least 1, not {l:?}")))
     });
     if !errors.is_empty() {
         return Err(Error::Invalid(errors).into());
@@ -83,36 +78,45 @@ async fn list(store: &Store, args: ListArgs) -> anyhow::Result<()> {
 }
 
 async fn create(store: &Store, args: CreateArgs) -> anyhow::Result<()> {
-    let mut errors = Vec::new();
-    let datetime = args.datetime.and_then(|t| field(&mut errors, "datetime", Timestamp::parse(&t)));
-    let totalfee = field(&mut errors, "totalfee", Money::parse(&args.fee));
-    let services = service_ids_from_text(&args.services).map_err(|e| errors.extend(e)).ok();
-    let (totalfee, services) = match (totalfee, services) {
-        (Some(totalfee), Some(services)) if errors.is_empty() => (totalfee, services),
-        (_, services) => return Err(store.invalid(errors, services.as_deref()).await.into()),
+    let new = match create_input(&args).order(Shape::Create) {
+        Ok(new) => new,
+        Err(refused) => return Err(invalid(store, refused).await),
     };
-    let services = services.into_iter().map(|id| ServiceRef { id, name: None }).collect();
-    let new = NewOrder { id: None, datetime, totalfee, services };
     let order = store.create_order(&new, &local_actor("cli")).await?;
     Ok(output::print_one(args.output.format(), &order)?)
 }
 
+/// The order `create`'s flags describe, unread.
+fn create_input(args: &CreateArgs) -> RawOrder<'_> {
+    RawOrder {
+        datetime: args.datetime.as_deref().map(Raw::Text),
+        totalfee: Some(Raw::Text(&args.fee)),
+        services: Some(RawServices::Texts(&args.services)),
+        ..RawOrder::default()
+    }
+}
+
 async fn update(store: &Store, args: UpdateArgs) -> anyhow::Result<()> {
-    let mut errors = Vec::new();
-    let id = field(&mut errors, "id", parse_id(&args.id));
-    let patch = OrderPatch {
-        datetime: args.datetime.and_then(|t| field(&mut errors, "datetime", Timestamp::parse(&t))),
-        totalfee: args.fee.and_then(|f| field(&mut errors, "totalfee", Money::parse(&f))),
-        services: match args.services.is_empty() {
-            true => None,
-            false => service_ids_from_text(&args.services).map_err(|e| errors.extend(e)).ok(),
-        },
+    let mut input = RawOrder {
+        datetime: args.datetime.as_deref().map(Raw::Text),
+        totalfee: args.fee.as_deref().map(Raw::Text),
+        services: (!args.services.is_empty()).then_some(RawServices::Texts(&args.services)),
+        ..RawOrder::default()
     };
-    let Some(id) = id.filter(|_| errors.is_empty()) else {
-        return Err(store.invalid(errors, patch.services.as_deref()).await.into());
-    };
-    let order = store.update_order(id, &patch, None, &local_actor("cli")).await?;
-    Ok(output::print_one(args.output.format(), &order)?)
+    let id = collect(&mut input.errors, "id", parse_id(&args.id));
+    match (id, input.patch()) {
+        (Some(id), Ok(patch)) => {
+            let order = store.update_order(id, &patch, None, &local_actor("cli")).await?;
+            Ok(output::print_one(args.output.format(), &order)?)
+        }
+        (_, Err(refused)) => Err(invalid(store, refused).await),
+        (None, Ok(_)) => unreachable!("the id's error is among the input's, which refuses the patch"),
+    }
+}
+
+/// The refused input's errors, with the unknown services among the valid ones named too.
+async fn invalid(store: &Store, refused: Refusal) -> anyhow::Error {
+    store.invalid(refused.errors, refused.services.as_deref()).await.into()
 }
 
 async fn services(store: &Store, command: ServicesCommand) -> anyhow::Result<()> {
@@ -155,5 +159,40 @@ fn confirm(yes: bool, what: &str) -> anyhow::Result<()> {
         Ok(())
     } else {
         Err(anyhow::anyhow!("cancelled: {what} was not deleted"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+    use crate::domain::input;
+
+    fn create_args(flags: &[&str]) -> CreateArgs {
+        let cli = Cli::try_parse_from(["orders", "create"].iter().chain(flags)).expect("flags clap accepts");
+        let Some(Command::Records(RecordCommand::Create(args))) = cli.command else { panic!("a create") };
+        args
+    }
+
+    #[test]
+    fn create_flags_are_refused_field_by_field_with_the_apis_messages() {
+        let flags = ["--datetime", "2016-12-31T23:59:60Z", "--fee", "1E27", "--service", "0", "--service", "x"];
+        let from_flags = create_input(&create_args(&flags)).order(Shape::Create).unwrap_err();
+        let body = r#"{"datetime": "2016-12-31T23:59:60Z", "totalfee": 1E27, "services": [0, "x"]}"#;
+        let from_api = input::new_order(&serde_json::from_str(body).unwrap()).unwrap_err();
+        assert_eq!(from_flags, from_api);
+        let fields: Vec<&str> = from_flags.errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["datetime", "totalfee", "services[0]", "services[1]"]);
+    }
+
+    #[test]
+    fn create_flags_become_the_order_the_same_json_body_does() {
+        let flags = ["--fee", "99.95", "--service", "789", "--service", "123"];
+        let from_flags = create_input(&create_args(&flags)).order(Shape::Create);
+        let from_api =
+            input::new_order(&serde_json::from_str(r#"{"totalfee": 99.95, "services": [789, 123]}"#).unwrap());
+        assert_eq!(from_flags, from_api);
     }
 }

@@ -68,22 +68,23 @@ impl ServiceRef {
                     Some(Value::String(name)) => Some(parse_name(name).map_err(|e| format!("name {e}"))?),
                     Some(_) => return Err("name must be a string".to_owned()),
                 };
-                Ok(Self { id: id_from_json(id)?, name })
+                Ok(Self { id: id_from_json(id, "a service id")?, name })
             }
-            other => Ok(Self { id: id_from_json(other)?, name: None }),
+            other => Ok(Self { id: id_from_json(other, "a service id")?, name: None }),
         }
     }
 }
 
-/// An id given as a JSON integer or as a string of digits.
+/// An id given as a JSON integer or as a string of digits; `what` names it in the message
+/// (`a service id`, `an order id`).
 ///
 /// # Errors
 /// A message when the value is neither, or out of 1 … 2^63−1.
-pub fn id_from_json(value: &Value) -> Result<i64, String> {
+pub fn id_from_json(value: &Value, what: &str) -> Result<i64, String> {
     match value {
         Value::Number(n) => parse_id(&n.to_string()),
         Value::String(s) => parse_id(s),
-        _ => Err(format!("must be a service id (an integer or a string of digits), not {value}")),
+        _ => Err(format!("must be {what} (an integer or a string of digits), not {value}")),
     }
 }
 

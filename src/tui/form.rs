@@ -8,7 +8,8 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::text::{Input, Zone};
 use crate::Error;
-use crate::domain::{FieldError, Money, NewOrder, Order, OrderPatch, Service, ServiceRef, Timestamp};
+use crate::domain::input::{Raw, RawOrder, RawServices, Shape};
+use crate::domain::{FieldError, NewOrder, Order, OrderPatch, Service};
 
 /// A form field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -198,47 +199,41 @@ impl Form {
         }
     }
 
-    /// Parses what was typed into what to ask the store, or every field error at once (which
-    /// are then also kept on the form).
+    /// Reads what was typed, through the domain's reader, into what to ask the store, or
+    /// every field error at once (which are then also kept on the form).
     pub fn submission(&mut self, zone: Zone) -> Option<Submission> {
         self.errors.clear();
         self.conflict = None;
         self.failure = None;
-        let datetime = match self.datetime.value().trim() {
-            "" if self.editing.is_none() => Ok(None),
-            text => zone.parse(text).map(Some),
+        let read_time = |text: &str| zone.parse(text);
+        let (datetime, new) = (self.datetime.value(), self.editing.is_none());
+        let input = RawOrder {
+            // A new order's empty datetime means now; an edit's must be filled in.
+            datetime: (!new || !datetime.trim().is_empty()).then_some(Raw::Text(datetime)),
+            totalfee: Some(Raw::Text(self.fee.value())),
+            services: Some(RawServices::Picked(self.picked.iter().copied().collect())),
+            read_time: &read_time,
+            ..RawOrder::default()
         };
-        let fee = Money::parse(self.fee.value());
-        let services: Vec<i64> = self.picked.iter().copied().collect();
-        let mut errors = Vec::new();
-        if let Err(e) = &datetime {
-            errors.push((Field::Datetime, e.clone()));
+        match input.order(if new { Shape::Create } else { Shape::Whole }) {
+            Ok(order) => Some(self.build(order, zone)),
+            Err(refused) => {
+                self.errors = refused.errors.iter().map(field_error).collect();
+                None
+            }
         }
-        if let Err(e) = &fee {
-            errors.push((Field::Fee, e.clone()));
-        }
-        if services.is_empty() {
-            errors.push((Field::Services, "must name at least one service".to_owned()));
-        }
-        let (Ok(datetime), Ok(fee), true) = (datetime, fee, errors.is_empty()) else {
-            self.errors = errors;
-            return None;
-        };
-        Some(self.build(datetime, fee, services, zone))
     }
 
-    fn build(&self, datetime: Option<Timestamp>, fee: Money, services: Vec<i64>, zone: Zone) -> Submission {
-        let Some(order) = &self.editing else {
-            let services = services.into_iter().map(|id| ServiceRef { id, name: None }).collect();
-            return Submission::Create(NewOrder { id: None, datetime, totalfee: fee, services });
-        };
+    fn build(&self, new: NewOrder, zone: Zone) -> Submission {
+        let Some(order) = &self.editing else { return Submission::Create(new) };
         let before: Vec<i64> = order.services.iter().map(|s| s.id).collect();
+        let after: Vec<i64> = new.services.iter().map(|s| s.id).collect();
         // Text left as shown keeps the stored instant exactly (the display may round).
-        let datetime = datetime.filter(|_| self.datetime.value().trim() != zone.format(order.datetime));
+        let datetime = new.datetime.filter(|_| self.datetime.value().trim() != zone.format(order.datetime));
         let patch = OrderPatch {
             datetime: datetime.filter(|at| *at != order.datetime),
-            totalfee: Some(fee).filter(|fee| *fee != order.totalfee),
-            services: Some(services).filter(|s| *s != before),
+            totalfee: Some(new.totalfee).filter(|fee| *fee != order.totalfee),
+            services: Some(after).filter(|s| *s != before),
         };
         if patch.is_empty() {
             Submission::Unchanged
@@ -274,6 +269,7 @@ fn field_error(error: &FieldError) -> (Field, String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::{Money, Timestamp, input};
 
     fn catalogue() -> Vec<Service> {
         [(123, "Inspection"), (456, "Analysis"), (789, "Testing")]
@@ -298,6 +294,19 @@ mod tests {
         let fields: Vec<Field> = form.errors.iter().map(|(f, _)| *f).collect();
         assert_eq!(fields, [Field::Datetime, Field::Fee, Field::Services]);
         assert_eq!((form.datetime.value(), form.fee.value()), ("soon", "-1"));
+    }
+
+    #[test]
+    fn the_form_refuses_what_the_api_refuses_with_the_same_messages() {
+        let mut form = Form::new_order();
+        type_text(&mut form, "2016-12-31T23:59:60Z");
+        form.cycle(true);
+        type_text(&mut form, "1e27");
+        assert_eq!(form.submission(Zone::Utc), None);
+        let body = r#"{"datetime": "2016-12-31T23:59:60Z", "totalfee": 1e27, "services": []}"#;
+        let from_api = input::new_order(&serde_json::from_str(body).unwrap()).unwrap_err();
+        assert_eq!(form.errors, from_api.errors.iter().map(field_error).collect::<Vec<_>>());
+        assert_eq!(form.error(Field::Services), Some(input::messages::NO_SERVICE));
     }
 
     #[test]

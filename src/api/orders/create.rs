@@ -32,7 +32,7 @@ pub(super) async fn create(mut req: Req) -> ApiResult {
     let store = &req.state.store;
     let Some(key) = key else {
         let body = json_object(&body?)?;
-        let new = checked(store, &body, input::new_order(&body)).await?;
+        let new = checked(store, input::new_order(&body)).await?;
         let order = store.create_order(&new, &principal.subject).await?;
         return Ok(replay(&stored_created(&order)));
     };
@@ -45,7 +45,7 @@ pub(super) async fn create(mut req: Req) -> ApiResult {
         // A body refused as such (415, 413, 400) is a completed response too.
         Err(refused) => refused,
         Ok(body) => {
-            let created = match checked(store, &body, input::new_order(&body)).await {
+            let created = match checked(store, input::new_order(&body)).await {
                 Ok(new) => store.create_order_once(&new, &principal.subject, &key, stored_created).await,
                 Err(invalid) => Err(invalid),
             };
