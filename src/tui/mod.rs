@@ -12,16 +12,21 @@ mod dialogs;
 pub mod driver;
 pub mod form;
 pub mod keys;
+mod layout;
 pub mod measure;
 mod overlays;
+mod paging;
 mod prompts;
 mod results;
+mod sort;
+mod status;
 mod table;
 pub mod tasks;
 pub mod text;
 pub mod theme;
 pub mod ui;
 pub mod update;
+mod widgets;
 pub mod window;
 
 #[cfg(test)]
@@ -149,7 +154,7 @@ fn action_for(app: &App, event: Event) -> Option<Action> {
         Event::Mouse(mouse) => match mouse.kind {
             MouseEventKind::ScrollDown => Some(Action::Scroll(3)),
             MouseEventKind::ScrollUp => Some(Action::Scroll(-3)),
-            MouseEventKind::Down(_) => ui::clicked_row(app, mouse.column, mouse.row).map(Action::Click),
+            MouseEventKind::Down(_) => layout::clicked_row(app, mouse.column, mouse.row).map(Action::Click),
             _ => None,
         },
         Event::Resize(width, height) => Some(Action::Resize(width, height)),

@@ -362,9 +362,9 @@ fn a_service_just_added_is_selected() {
 #[test]
 fn a_click_selects_the_row_under_the_mouse_and_the_wheel_scrolls() {
     let mut app = app_with(40, 80, 24, false);
-    let row = super::ui::clicked_row(&app, 10, 6);
+    let row = super::layout::clicked_row(&app, 10, 6);
     assert_eq!(row, Some(3), "rows start under the border and the header");
-    assert_eq!(super::ui::clicked_row(&app, 10, 1), None);
+    assert_eq!(super::layout::clicked_row(&app, 10, 1), None);
     update(&mut app, Action::Click(3));
     assert_eq!(app.orders.selected().map(|o| o.id), Some(226));
     update(&mut app, Action::Scroll(3));
