@@ -30,6 +30,8 @@ mod widgets;
 pub mod window;
 
 #[cfg(test)]
+mod fixtures;
+#[cfg(test)]
 mod snapshots;
 #[cfg(test)]
 mod tests;
