@@ -3,8 +3,9 @@
 
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 
+use super::args::{CreateArgs, ListArgs, RecordCommand, ServicesCommand, UpdateArgs, UsageError};
 use super::output::{self, Format};
-use super::{CreateArgs, ListArgs, RecordCommand, ServicesCommand, UpdateArgs, UsageError, local_actor};
+use crate::actor::local_actor;
 use crate::domain::input::service_ids_from_text;
 use crate::domain::{FieldError, Money, NewOrder, OrderFilter, OrderPatch, ServiceRef, Timestamp, parse_id};
 use crate::error::Error;

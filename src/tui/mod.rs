@@ -92,7 +92,7 @@ async fn event_loop(
     let (sender, mut results) = mpsc::unbounded_channel::<Action>();
     let (opened, mut stores) = mpsc::unbounded_channel::<crate::Result<Store>>();
     tokio::spawn(connect_until_open(connect, opened));
-    let actor = crate::cli::local_actor("tui");
+    let actor = crate::actor::local_actor("tui");
     let mut app = App::new(read_only, text::Zone::Local, theme::Theme::from_env());
     let size = terminal.size()?;
     update::update(&mut app, Action::Resize(size.width, size.height));
