@@ -2,10 +2,12 @@
 //! on the same store, rules and messages as the script commands.
 //!
 //! Shape: [`keys`] is the one key map; [`app`] holds the state and turns keys into actions;
-//! `update` applies actions and returns effects; [`tasks`] runs the store effects off the UI
-//! task and answers with actions; [`ui`] and the per-screen files draw `&App`. [`run`] owns the
-//! terminal: raw mode, alternate screen and mouse capture on entry, all restored on exit, on
-//! error, on panic and on Ctrl-C.
+//! `update` applies actions and returns effects, with `prompts` (the dialogs), `results` (store
+//! answers) and `paging` (which rows are loaded); [`tasks`] runs the store effects off the UI
+//! task and answers with actions; [`ui`] and the per-screen files draw `&App`, placed by
+//! `layout`, with `widgets` as their shared helpers. [`run`] owns the terminal: raw mode,
+//! alternate screen and mouse capture on entry, all restored on exit, on error, on panic and on
+//! Ctrl-C.
 
 pub mod app;
 mod dialogs;
