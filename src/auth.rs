@@ -1,20 +1,24 @@
-//! Tokens: HS256 access JWTs (algorithm pinned, `exp`, `iss` and `aud` required), opaque
-//! single-use refresh tokens kept hashed in the store, the three roles, and the secret they
-//! are signed with (configured, or generated once into an owner-only file).
+//! Tokens: HS256 access JWTs (algorithm pinned, `exp`, `iss` and `aud` required) and opaque
+//! single-use refresh tokens kept hashed in the store. What a token grants is in `claims`, the
+//! secret it is signed with in `secret`.
 
+mod claims;
+mod secret;
 mod verified;
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 
-use crate::config::{AuthConfig, Config};
+pub use claims::{Claims, Principal, Role};
+pub use secret::load_secret;
+
+use crate::config::AuthConfig;
 use crate::domain::Timestamp;
 use crate::error::{Error, Result};
 use crate::store::{NewRefreshToken, Store};
@@ -24,73 +28,6 @@ pub const MIN_SECRET_BYTES: usize = 32;
 
 /// Clock skew tolerated on `exp`, `nbf` and `iat`.
 const LEEWAY_SECONDS: u64 = 5;
-
-/// What a token holder may do; each role includes the ones before it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    /// Read everything (`GET`).
-    Reader,
-    /// Also create, change and delete orders.
-    Writer,
-    /// Also change the service catalogue.
-    Admin,
-}
-
-impl Role {
-    /// Reads `reader`, `writer` or `admin`.
-    ///
-    /// # Errors
-    /// [`Error::Invalid`] for any other word.
-    pub fn parse(word: &str) -> Result<Self> {
-        match word {
-            "reader" => Ok(Self::Reader),
-            "writer" => Ok(Self::Writer),
-            "admin" => Ok(Self::Admin),
-            other => Err(Error::invalid("role", format!("must be reader, writer or admin, not {other:?}"))),
-        }
-    }
-
-    /// The word.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Reader => "reader",
-            Self::Writer => "writer",
-            Self::Admin => "admin",
-        }
-    }
-}
-
-/// The claims of an access token.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Claims {
-    /// Who: recorded as the actor of every change.
-    pub sub: String,
-    /// The role word (an unknown one is refused when verifying).
-    pub role: String,
-    /// Issued at (seconds since the epoch).
-    pub iat: i64,
-    /// Expires at (seconds since the epoch).
-    pub exp: i64,
-    /// Not valid before (seconds since the epoch); optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub nbf: Option<i64>,
-    /// Issuer.
-    pub iss: String,
-    /// Audience.
-    pub aud: String,
-    /// Unique token id.
-    pub jti: String,
-}
-
-/// A verified access token.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Principal {
-    /// The subject.
-    pub subject: String,
-    /// The role.
-    pub role: Role,
-}
 
 /// What `token issue` and `POST /auth/refresh` hand out.
 #[derive(Debug, Clone, Serialize)]
@@ -300,48 +237,6 @@ pub fn sha256_hex(data: impl AsRef<[u8]>) -> String {
     Sha256::digest(data.as_ref()).iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The signing secret: `auth.jwt_secret`, else the generated file (created on first use,
-/// mode 0600, announced on stderr).
-///
-/// # Errors
-/// [`Error::Internal`] when the file cannot be read or created.
-pub fn load_secret(config: &Config) -> Result<Vec<u8>> {
-    if let Some(secret) = &config.auth.jwt_secret {
-        return Ok(secret.expose().as_bytes().to_vec());
-    }
-    let path = secret_path()?;
-    match std::fs::read_to_string(&path) {
-        Ok(text) => Ok(text.trim().as_bytes().to_vec()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => create_secret_file(&path),
-        Err(e) => Err(Error::Internal(format!("cannot read the JWT secret {}: {e}", path.display()))),
-    }
-}
-
-/// `$XDG_DATA_HOME/orders/jwt-secret`, else `~/.local/share/orders/jwt-secret`.
-fn secret_path() -> Result<PathBuf> {
-    let data = std::env::var_os("XDG_DATA_HOME")
-        .filter(|d| !d.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".local/share")))
-        .ok_or_else(|| Error::Internal("neither XDG_DATA_HOME nor HOME is set: set auth.jwt_secret".to_owned()))?;
-    Ok(data.join("orders").join("jwt-secret"))
-}
-
-fn create_secret_file(path: &std::path::Path) -> Result<Vec<u8>> {
-    use std::io::Write as _;
-    use std::os::unix::fs::OpenOptionsExt as _;
-    let failed = |e: std::io::Error| Error::Internal(format!("cannot create the JWT secret {}: {e}", path.display()));
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(failed)?;
-    }
-    let bytes: [u8; 48] = rand::random();
-    let secret = URL_SAFE_NO_PAD.encode(bytes);
-    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).map_err(failed)?;
-    file.write_all(secret.as_bytes()).map_err(failed)?;
-    eprintln!("orders: created a new JWT secret in {} (mode 0600)", path.display());
-    Ok(secret.into_bytes())
-}
-
 /// Why a token was refused, in words a client can act on (never the parser's internals).
 fn not_valid(e: jsonwebtoken::errors::Error) -> Error {
     use jsonwebtoken::errors::ErrorKind;
@@ -362,6 +257,7 @@ fn not_valid(e: jsonwebtoken::errors::Error) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Config;
 
     fn auth() -> AuthConfig {
         let config: Config = toml::from_str(crate::config::DEFAULTS).unwrap();

@@ -2,6 +2,7 @@
 //! PostgreSQL), three front ends (script commands, a JSON HTTP API, a terminal dashboard), one
 //! set of rules.
 
+pub mod actor;
 pub mod api;
 pub mod auth;
 pub mod book;

@@ -8,10 +8,10 @@ use warp::http::header::CACHE_CONTROL;
 use warp::http::{Method, StatusCode};
 use warp::reply::Response;
 
-use super::AppState;
 use super::error::ApiError;
 use super::reply::{ApiResult, finish, json, set_header};
 use super::request::{Req, req};
+use super::state::AppState;
 use crate::domain::FieldError;
 use crate::error::Error;
 

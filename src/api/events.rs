@@ -6,10 +6,10 @@ use warp::filters::BoxedFilter;
 use warp::http::{Method, StatusCode};
 use warp::reply::Response;
 
-use super::AppState;
 use super::error::ApiError;
 use super::reply::{ApiResult, finish, json};
 use super::request::{Req, limit_param, req, whole_number};
+use super::state::AppState;
 use crate::auth::Role;
 
 /// The page of events when `limit` is not given.

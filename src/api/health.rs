@@ -1,5 +1,6 @@
-//! The unauthenticated operational routes: `GET /healthz` (the process answers), `GET /readyz`
-//! (the database answers too) and `GET /openapi.json`; `/metrics` is mounted beside them.
+//! The operational routes: `GET /healthz` (the process answers), `GET /readyz` (the database
+//! answers too) and `GET /openapi.json`, all unauthenticated, and `GET /metrics` (any role) over
+//! the counters of `metrics`.
 
 use std::time::Duration;
 
@@ -11,8 +12,12 @@ use warp::reply::Response;
 
 use super::reply::{ApiResult, finish, json, with_status};
 use super::request::{Req, req};
-use super::{AppState, OPENAPI, metrics};
+use super::state::AppState;
+use crate::auth::Role;
 use crate::error::Error;
+
+/// The OpenAPI 3.1 document of every route.
+pub const OPENAPI: &str = include_str!("openapi.json");
 
 /// How long `/readyz` waits for the database before calling it unreachable.
 const READY_TIMEOUT: Duration = Duration::from_secs(2);
@@ -22,7 +27,7 @@ pub fn routes(state: &AppState) -> BoxedFilter<(Response,)> {
     let healthz = warp::path!("healthz").and(req(state.clone())).then(healthz);
     let readyz = warp::path!("readyz").and(req(state.clone())).then(readyz);
     let openapi = warp::path!("openapi.json").and(req(state.clone())).then(openapi);
-    healthz.or(readyz).unify().or(openapi).unify().or(metrics::routes(state)).unify().boxed()
+    healthz.or(readyz).unify().or(openapi).unify().or(metrics_route(state)).unify().boxed()
 }
 
 /// `GET /healthz`: 200 while the process runs.
@@ -51,4 +56,20 @@ async fn ready(req: &Req) -> ApiResult {
 async fn openapi(req: Req) -> Response {
     let result = req.only_get().and_then(|()| req.limit_by_address());
     finish("/openapi.json", result.map(|()| with_status(StatusCode::OK, OPENAPI, "application/json")))
+}
+
+/// `GET /metrics`.
+fn metrics_route(state: &AppState) -> BoxedFilter<(Response,)> {
+    warp::path!("metrics").and(req(state.clone())).then(metrics).boxed()
+}
+
+async fn metrics(req: Req) -> Response {
+    finish("/metrics", get(&req))
+}
+
+fn get(req: &Req) -> ApiResult {
+    req.only_get()?;
+    req.authorize(Role::Reader)?;
+    let text = req.state.metrics.render(req.state.store.stats());
+    Ok(with_status(StatusCode::OK, text, "text/plain; version=0.0.4; charset=utf-8"))
 }

@@ -1,20 +1,12 @@
-//! `GET /metrics`: Prometheus text — requests by route, method and status, a latency
-//! histogram per route, and the database pool's gauges. Small enough to keep by hand.
+//! The counters behind `GET /metrics` (served in `health`), as Prometheus text: requests by
+//! route, method and status, a latency histogram per route, and the database pool's gauges.
+//! Small enough to keep by hand.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use warp::Filter;
-use warp::filters::BoxedFilter;
-use warp::http::StatusCode;
-use warp::reply::Response;
-
-use super::AppState;
-use super::reply::{ApiResult, finish, with_status};
-use super::request::{Req, req};
-use crate::auth::Role;
 use crate::store::StoreStats;
 
 /// Histogram bucket upper bounds, seconds.
@@ -117,22 +109,6 @@ fn method_label(method: &str) -> &'static str {
         "TRACE" => "TRACE",
         _ => "OTHER",
     }
-}
-
-/// `GET /metrics`.
-pub fn routes(state: &AppState) -> BoxedFilter<(Response,)> {
-    warp::path!("metrics").and(req(state.clone())).then(metrics).boxed()
-}
-
-async fn metrics(req: Req) -> Response {
-    finish("/metrics", get(&req))
-}
-
-fn get(req: &Req) -> ApiResult {
-    req.only_get()?;
-    req.authorize(Role::Reader)?;
-    let text = req.state.metrics.render(req.state.store.stats());
-    Ok(with_status(StatusCode::OK, text, "text/plain; version=0.0.4; charset=utf-8"))
 }
 
 #[cfg(test)]

@@ -18,9 +18,9 @@ pub mod reply;
 pub mod request;
 mod server;
 mod services;
+mod state;
 
 use std::future::Future;
-use std::sync::Arc;
 use std::time::Instant;
 
 use warp::Filter;
@@ -30,56 +30,13 @@ use warp::http::{HeaderValue, Method};
 use warp::path::FullPath;
 use warp::reply::Response;
 
-use crate::auth::Tokens;
-use crate::config::ServerConfig;
 use crate::json_log::RequestLine;
-use crate::store::Store;
 
+pub use health::OPENAPI;
 pub use metrics::Metrics;
 pub use rate_limit::RateLimit;
 pub use server::bind;
-
-/// The OpenAPI 3.1 document of every route.
-pub const OPENAPI: &str = include_str!("openapi.json");
-
-/// What every handler shares.
-#[derive(Debug, Clone)]
-pub struct AppState {
-    /// The store.
-    pub store: Store,
-    /// Token minting and checking.
-    pub tokens: Arc<Tokens>,
-    /// The server's limits (`[server]`).
-    pub limits: Arc<ServerConfig>,
-    /// Request counters and latency histograms.
-    pub metrics: Arc<Metrics>,
-    /// One permit per streamed `GET /orders` that may run at once (`server.max_streams`).
-    pub streams: Arc<tokio::sync::Semaphore>,
-    /// Requests per client (`server.rate_limit`).
-    pub rate_limit: Arc<RateLimit>,
-}
-
-impl AppState {
-    /// State over `store`, signing with `tokens`, within `limits`.
-    pub fn new(store: Store, tokens: Tokens, limits: ServerConfig) -> Self {
-        let streams = limits.max_streams.min(tokio::sync::Semaphore::MAX_PERMITS);
-        let streams = Arc::new(tokio::sync::Semaphore::new(streams));
-        let rate_limit = Arc::new(RateLimit::new(limits.rate_limit));
-        Self {
-            store,
-            tokens: Arc::new(tokens),
-            limits: Arc::new(limits),
-            metrics: Arc::new(Metrics::default()),
-            streams,
-            rate_limit,
-        }
-    }
-
-    /// Largest accepted body, bytes.
-    pub fn body_limit(&self) -> u64 {
-        self.limits.body_limit.as_u64()
-    }
-}
+pub use state::AppState;
 
 /// The request id header (echoed, or generated when absent or unprintable), as text and as a name.
 const REQUEST_ID_HEADER: &str = "x-request-id";

@@ -3,6 +3,7 @@
 //! counting live in [`listing`], creating (with idempotency keys) in [`create`], an order's
 //! history in [`history`].
 
+mod body;
 mod create;
 mod history;
 mod listing;
@@ -12,15 +13,15 @@ use warp::filters::BoxedFilter;
 use warp::http::{Method, StatusCode};
 use warp::reply::Response;
 
-use super::AppState;
 use super::conditional::Condition;
 use super::error::ApiError;
 use super::reply::{self, ApiResult, finish, no_content};
 use super::request::{Req, path_id, req};
+use super::state::AppState;
 use crate::auth::Role;
-use crate::domain::input::{self, Refusal};
+use crate::domain::input;
 use crate::error::Error;
-use crate::store::Store;
+use body::checked;
 
 /// Every order route.
 pub fn routes(state: &AppState) -> BoxedFilter<(Response,)> {
@@ -69,15 +70,6 @@ async fn history_route(id: String, req: Req) -> Response {
         _ => Err(ApiError::MethodNotAllowed("GET, HEAD")),
     };
     finish("/orders/{id}/history", result)
-}
-
-/// A body the domain read, or every field error at once: unknown services (which only the
-/// store knows) beside the domain's own.
-async fn checked<T>(store: &Store, parsed: Result<T, Refusal>) -> Result<T, Error> {
-    match parsed {
-        Ok(value) => Ok(value),
-        Err(refused) => Err(store.invalid(refused.errors, refused.services.as_deref()).await),
-    }
 }
 
 async fn get(id: &str, req: &Req) -> ApiResult {

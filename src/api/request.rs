@@ -11,10 +11,10 @@ use warp::Filter;
 use warp::http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE};
 use warp::http::{HeaderMap, Method};
 
-use super::AppState;
 use super::error::ApiError;
 use super::rate_limit::Client;
 use super::server::Peer;
+use super::state::AppState;
 use crate::auth::{Principal, Role};
 use crate::domain::parse_id;
 use crate::error::Error;

@@ -7,10 +7,10 @@ use warp::http::header::LOCATION;
 use warp::http::{Method, StatusCode};
 use warp::reply::Response;
 
-use super::AppState;
 use super::error::ApiError;
 use super::reply::{ApiResult, finish, json, no_content, set_header};
 use super::request::{Req, path_id, req};
+use super::state::AppState;
 use crate::auth::Role;
 use crate::domain::input;
 use crate::error::Error;

@@ -15,7 +15,7 @@ use std::sync::{Mutex, PoisonError};
 
 use foldhash::HashMap;
 
-use super::Principal;
+use super::claims::Principal;
 
 /// Tokens remembered at most; ~300 bytes each.
 const CAPACITY: usize = 4096;
@@ -69,7 +69,7 @@ impl Verified {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::Role;
+    use crate::auth::claims::Role;
 
     fn me() -> Principal {
         Principal { subject: "me".to_owned(), role: Role::Reader }

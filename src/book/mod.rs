@@ -1,17 +1,15 @@
 //! The order book: every operation the dashboard and the record commands perform on orders and
-//! the service catalogue, as one interface with two implementations. [`LocalBook`] runs them on
+//! the service catalogue, as one interface with two implementations. [`local::LocalBook`] runs them on
 //! the store in this process (SQLite or PostgreSQL opened directly), writing history in the
 //! name of the local user; the HTTP client of remote mode runs them through `orders serve`,
 //! where the token's subject is the actor. The dashboard and the commands take any
 //! [`OrderBook`] and cannot tell which one they hold; SQL stays in `store/`, HTTP in the client.
 
-mod local;
+pub mod local;
 
 use std::future::Future;
 
 use futures_util::stream::BoxStream;
-
-pub use local::LocalBook;
 
 use crate::Result;
 use crate::domain::{Event, NewOrder, Order, OrderFilter, OrderPatch, Service};

@@ -3,8 +3,9 @@
 
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 
+use super::args::{CreateArgs, ListArgs, RecordCommand, ServicesCommand, UpdateArgs, UsageError};
 use super::output::{self, Format};
-use super::{CreateArgs, ListArgs, RecordCommand, ServicesCommand, UpdateArgs, UsageError, local_actor};
+use crate::actor::local_actor;
 use crate::domain::input::{Raw, RawOrder, RawServices, Refusal, Shape, collect};
 use crate::domain::{OrderFilter, Timestamp, parse_id};
 use crate::error::Error;
@@ -167,7 +168,7 @@ mod tests {
     use clap::Parser as _;
 
     use super::*;
-    use crate::cli::{Cli, Command};
+    use crate::cli::args::{Cli, Command};
     use crate::domain::input;
 
     fn create_args(flags: &[&str]) -> CreateArgs {

@@ -3,8 +3,8 @@
 
 use serde::Serialize;
 
+use super::args::{OutputArgs, RulesCommand};
 use super::output::{self, Record};
-use super::{OutputArgs, RulesCommand};
 use crate::domain::schedule::{format_gap, gap_millis, parse_gap};
 use crate::error::Error;
 use crate::store::{Rule, Store};

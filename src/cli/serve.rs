@@ -14,7 +14,7 @@ use crate::config::Config;
 pub async fn run(config: &Config, addr: Option<&str>) -> anyhow::Result<()> {
     let shutdown = api::shutdown_signal();
     let tokens = Tokens::new(&auth::load_secret(config)?, &config.auth)?;
-    let store = super::open_store(config).await?;
+    let store = super::open::open_store(config).await?;
     let addr = addr.unwrap_or(&config.server.addr);
     let listener = api::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
     let local = listener.local_addr().context("the listener has no address")?;

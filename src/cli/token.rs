@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::TokenCommand;
+use super::args::TokenCommand;
 use crate::auth::{self, Role, Tokens};
 use crate::config::Config;
 use crate::error::Error;
@@ -20,8 +20,10 @@ pub async fn run(config: &Config, command: TokenCommand) -> anyhow::Result<()> {
             let tokens = Tokens::new(&auth::load_secret(config)?, &config.auth)?;
             let issued = if refresh {
                 // Only refresh tokens live in the store; a bare access token needs no database.
-                super::with_command_store(config, async |store| tokens.issue(store, &subject, role, ttl, true).await)
-                    .await?
+                super::open::with_command_store(config, async |store| {
+                    tokens.issue(store, &subject, role, ttl, true).await
+                })
+                .await?
             } else {
                 let (access_token, expires_in) = tokens.access_token(&subject, role, ttl)?;
                 auth::IssuedTokens { access_token, expires_in, refresh_token: None }
@@ -39,7 +41,8 @@ pub async fn run(config: &Config, command: TokenCommand) -> anyhow::Result<()> {
         }
         TokenCommand::Revoke { subject } => {
             let revoked =
-                super::with_command_store(config, async |store| store.revoke_refresh_tokens(&subject).await).await?;
+                super::open::with_command_store(config, async |store| store.revoke_refresh_tokens(&subject).await)
+                    .await?;
             eprintln!("orders: revoked {revoked} refresh token(s) of {subject}");
             Ok(())
         }

@@ -6,6 +6,7 @@ use crossterm::event::KeyEvent;
 
 use super::form::Form;
 use super::keys::{self, Command, Context};
+use super::status::Status;
 use super::text::{Input, Zone};
 use super::theme::Theme;
 use super::window::{Direction, Window};
@@ -69,15 +70,6 @@ pub enum Mode {
         /// Whether Delete has the focus.
         delete_focused: bool,
     },
-}
-
-/// A line in the status bar.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Status {
-    /// What to say.
-    pub text: String,
-    /// Whether it is an error (shown in the error style).
-    pub error: bool,
 }
 
 /// The orders filter as typed and as understood.

@@ -9,7 +9,7 @@ use super::app::{App, Mode};
 use super::form::{Field, Form};
 use super::table::service_names;
 use super::text::Input;
-use super::ui::{lines, popup};
+use super::widgets::{lines, popup};
 
 const LABEL: usize = 10;
 /// The form's width (less on a narrower terminal).
@@ -35,7 +35,9 @@ pub fn draw_form(frame: &mut Frame, app: &App, form: &Form) {
     }
     picker(app, form, picker_rows, width, &mut out);
     let error_lines = |text: String, out: &mut Vec<Line>| {
-        out.extend(super::ui::wrap("✗ ", &text, "  ", width).into_iter().map(|l| Line::styled(l, app.theme.error)));
+        out.extend(
+            super::widgets::wrap("✗ ", &text, "  ", width).into_iter().map(|l| Line::styled(l, app.theme.error)),
+        );
     };
     if let Some(conflict) = &form.conflict {
         error_lines(conflict.message.clone(), &mut out);
@@ -84,7 +86,7 @@ fn field_note(app: &App, error: Option<&str>, hint: String, width: usize, out: &
     match error {
         Some(error) => {
             let (first, rest) = (format!("{:LABEL$}  ✗ ", ""), " ".repeat(LABEL + 4));
-            let lines = super::ui::wrap(&first, error, &rest, width);
+            let lines = super::widgets::wrap(&first, error, &rest, width);
             out.extend(lines.into_iter().map(|l| Line::styled(l, app.theme.error)));
         }
         None => out.push(Line::styled(format!("{:LABEL$}  {hint}", ""), app.theme.dim)),

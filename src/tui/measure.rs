@@ -66,7 +66,7 @@ impl Measure {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tui::tests::order;
+    use crate::tui::fixtures::order;
     use crate::tui::text::Zone;
     use crate::tui::theme::Theme;
 

@@ -2,28 +2,37 @@
 //! on the same store, rules and messages as the script commands.
 //!
 //! Shape: [`keys`] is the one key map; [`app`] holds the state and turns keys into actions;
-//! `update` applies actions and returns effects; [`tasks`] runs the store effects off the UI
-//! task and answers with actions; [`ui`] and the per-screen files draw `&App`. [`run`] owns the
-//! terminal: raw mode, alternate screen and mouse capture on entry, all restored on exit, on
-//! error, on panic and on Ctrl-C.
+//! `update` applies actions and returns effects, with `prompts` (the dialogs), `results` (store
+//! answers) and `paging` (which rows are loaded); [`tasks`] runs the store effects off the UI
+//! task and answers with actions; [`ui`] and the per-screen files draw `&App`, placed by
+//! `layout`, with `widgets` as their shared helpers. [`run`] owns the terminal: raw mode,
+//! alternate screen and mouse capture on entry, all restored on exit, on error, on panic and on
+//! Ctrl-C.
 
 pub mod app;
 mod dialogs;
 pub mod driver;
 pub mod form;
 pub mod keys;
+mod layout;
 pub mod measure;
 mod overlays;
+mod paging;
 mod prompts;
 mod results;
+mod sort;
+mod status;
 mod table;
 pub mod tasks;
 pub mod text;
 pub mod theme;
 pub mod ui;
 pub mod update;
+mod widgets;
 pub mod window;
 
+#[cfg(test)]
+mod fixtures;
 #[cfg(test)]
 mod snapshots;
 #[cfg(test)]
@@ -85,7 +94,7 @@ async fn event_loop(
     let (sender, mut results) = mpsc::unbounded_channel::<Action>();
     let (opened, mut stores) = mpsc::unbounded_channel::<crate::Result<Store>>();
     tokio::spawn(connect_until_open(connect, opened));
-    let actor = crate::cli::local_actor("tui");
+    let actor = crate::actor::local_actor("tui");
     let mut app = App::new(read_only, text::Zone::Local, theme::Theme::from_env());
     let size = terminal.size()?;
     update::update(&mut app, Action::Resize(size.width, size.height));
@@ -149,7 +158,7 @@ fn action_for(app: &App, event: Event) -> Option<Action> {
         Event::Mouse(mouse) => match mouse.kind {
             MouseEventKind::ScrollDown => Some(Action::Scroll(3)),
             MouseEventKind::ScrollUp => Some(Action::Scroll(-3)),
-            MouseEventKind::Down(_) => ui::clicked_row(app, mouse.column, mouse.row).map(Action::Click),
+            MouseEventKind::Down(_) => layout::clicked_row(app, mouse.column, mouse.row).map(Action::Click),
             _ => None,
         },
         Event::Resize(width, height) => Some(Action::Resize(width, height)),

@@ -6,7 +6,7 @@ use ratatui::text::{Line, Span};
 
 use super::app::{App, Mode};
 use super::keys::{Context, help_lines};
-use super::ui::{lines, popup};
+use super::widgets::{lines, popup};
 use crate::domain::Timestamp;
 
 /// The key list, grouped by where each key applies.

@@ -6,8 +6,9 @@ use crossterm::event::KeyEvent;
 use super::app::{Anchor, App, Effect, Filter, Mode, Tab};
 use super::form::{Field, Form, Submission};
 use super::keys::Command;
+use super::paging::refresh;
+use super::status::{Status, failure, info};
 use super::text::Input;
-use super::update::{info, open_form, refresh};
 use crate::domain::{OrderFilter, parse_id, service};
 
 /// A key typed into the focused field.
@@ -136,7 +137,7 @@ fn submit_prompt(app: &mut App) -> Vec<Effect> {
         Mode::Jump(input) => match parse_id(input.value()) {
             Ok(id) => vec![Effect::Find(id)],
             Err(message) => {
-                app.status = Some(super::app::Status { text: format!("order id {message}"), error: true });
+                app.status = Some(Status { text: format!("order id {message}"), error: true });
                 app.mode = Mode::Jump(input);
                 Vec::new()
             }
@@ -149,7 +150,7 @@ fn submit_prompt(app: &mut App) -> Vec<Effect> {
                 app.reload(Anchor::Start, None)
             }
             Err(message) => {
-                app.status = Some(super::app::Status { text: message, error: true });
+                app.status = Some(Status { text: message, error: true });
                 app.mode = Mode::Filter(input);
                 Vec::new()
             }
@@ -225,8 +226,13 @@ pub fn jumped(app: &mut App, result: Result<crate::domain::Order, crate::Error>)
             app.reload(Anchor::Around(order.key()), Some(order.id))
         }
         Err(error) => {
-            app.status = Some(super::update::failure(&error));
+            app.status = Some(failure(&error));
             Vec::new()
         }
     }
+}
+
+/// Opens the form for a new order (or brings back a draft set aside).
+fn open_form(app: &mut App, form: Form) {
+    app.mode = Mode::Form(Box::new(form));
 }

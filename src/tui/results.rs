@@ -3,8 +3,9 @@
 
 use super::app::{Action, App, Effect, Mode};
 use super::form::Form;
+use super::paging::{loaded, pages_wanted};
 use super::prompts::{after_write, jumped};
-use super::update::{failure, info, loaded, pages_wanted};
+use super::status::{failure, info};
 use crate::Error;
 
 /// Applies a store result; returns any follow-up effects.

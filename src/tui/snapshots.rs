@@ -9,7 +9,7 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
 use super::app::{Action, App, handle_key};
-use super::tests::{app_with, order};
+use super::fixtures::{app_with, order};
 use super::ui::draw;
 use super::update::update;
 use crate::Error;
@@ -134,7 +134,7 @@ fn the_largest_fee_and_id_show_whole_in_the_table() {
     use super::app::Loaded;
     use crate::domain::Money;
     let mut app = app_with(0, 80, 24, false);
-    let mut big = super::tests::order(i64::MAX, 0);
+    let mut big = order(i64::MAX, 0);
     big.totalfee = Money::from_cents(100_000_000_000);
     let generation = app.generation;
     let loaded = Loaded { rows: vec![big], at_start: true, at_end: true, select: None, fallback: 0 };

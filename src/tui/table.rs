@@ -24,7 +24,7 @@ pub fn draw_orders(frame: &mut Frame, app: &App, area: Rect) {
         Row::new([
             Cell::from(Line::from(order.id.to_string()).right_aligned()),
             Cell::from(app.zone.format(order.datetime)),
-            Cell::from(Line::from(super::ui::fee(order.totalfee)).right_aligned()),
+            Cell::from(Line::from(super::widgets::fee(order.totalfee)).right_aligned()),
             Cell::from(service_names(order)),
         ])
     });

@@ -1,12 +1,12 @@
 //! Applying actions to the state: the one place the dashboard changes. Each action returns the
 //! effects (store calls, clipboard) it needs; results come back later as actions too.
 
-use super::app::{Action, Anchor, App, Effect, Loaded, Mode, Status, Tab};
-use super::form::Form;
+use super::app::{Action, Anchor, App, Effect, Mode, Tab};
 use super::keys::Command;
-use super::window::Direction;
+use super::paging::{click, move_by, refresh, refresh_counting};
+use super::sort::{next_sort, sort_label};
+use super::status::{Status, info};
 use crate::Error;
-use crate::domain::SortOrder;
 
 /// Applies one action; returns the effects to carry out.
 pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
@@ -18,7 +18,7 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
         Action::Scroll(_) | Action::Click(_) => Vec::new(),
         Action::Resize(width, height) => {
             app.size = (width, height);
-            app.height = super::ui::table_rows(width, height);
+            app.height = super::layout::table_rows(width, height);
             move_by(app, 0) // keeps the selection on the smaller screen
         }
         Action::Tick => tick(app),
@@ -114,57 +114,6 @@ fn overlay(app: &mut App, command: Command) -> Vec<Effect> {
     Vec::new()
 }
 
-/// Moves the selection of the current tab.
-pub fn move_by(app: &mut App, rows: isize) -> Vec<Effect> {
-    if app.tab == Tab::Services {
-        let last = app.services.len().saturating_sub(1);
-        app.service_selected = app.service_selected.saturating_add_signed(rows).min(last);
-        return Vec::new();
-    }
-    let height = app.height;
-    let wanted = app.orders.move_by(rows, height);
-    wanted.into_iter().map(|(direction, after)| extend(app, direction, after)).collect()
-}
-
-fn click(app: &mut App, row: usize) -> Vec<Effect> {
-    if app.tab == Tab::Services {
-        if row < app.services.len() {
-            app.service_selected = row;
-        }
-        return Vec::new();
-    }
-    let height = app.height;
-    let wanted = app.orders.click(row, height);
-    wanted.into_iter().map(|(direction, after)| extend(app, direction, after)).collect()
-}
-
-fn extend(app: &App, direction: Direction, after: crate::domain::OrderKey) -> Effect {
-    Effect::Extend { generation: app.generation, filter: app.filter.store.clone(), sort: app.sort, direction, after }
-}
-
-/// The pages to fetch so that enough rows are loaded around the selection.
-pub fn pages_wanted(app: &mut App) -> Vec<Effect> {
-    let height = app.height;
-    let wanted = app.orders.wanted(height);
-    wanted.into_iter().map(|(direction, after)| extend(app, direction, after)).collect()
-}
-
-/// Reloads around the selected order, keeping it selected.
-pub fn refresh(app: &mut App) -> Vec<Effect> {
-    refresh_counting(app, true)
-}
-
-/// [`refresh`], counting the orders again only when `count` says so.
-fn refresh_counting(app: &mut App, count: bool) -> Vec<Effect> {
-    let mut effects = vec![Effect::LoadServices];
-    let (anchor, select) = match app.orders.selected() {
-        Some(order) => (Anchor::Around(order.key()), Some(order.id)),
-        None => (Anchor::Start, None),
-    };
-    effects.extend(if count { app.reload(anchor, select) } else { app.reload_rows(anchor, select) });
-    effects
-}
-
 fn tick(app: &mut App) -> Vec<Effect> {
     // Never pile reloads onto a slow database, and leave open dialogs alone.
     if app.busy > 0 || !matches!(app.mode, Mode::Browse | Mode::Help { .. }) {
@@ -184,56 +133,4 @@ fn copy(app: &mut App, json: bool) -> Vec<Effect> {
     let what = if json { "JSON" } else { "id" };
     app.status = Some(info(format!("copied order {}'s {what} to the clipboard", order.id)));
     vec![Effect::Copy(text)]
-}
-
-fn next_sort(sort: SortOrder) -> SortOrder {
-    match sort {
-        SortOrder::DatetimeAsc => SortOrder::DatetimeDesc,
-        SortOrder::DatetimeDesc => SortOrder::IdAsc,
-        SortOrder::IdAsc => SortOrder::IdDesc,
-        SortOrder::IdDesc => SortOrder::DatetimeAsc,
-    }
-}
-
-/// How the sort is named on screen.
-pub fn sort_label(sort: SortOrder) -> &'static str {
-    match sort {
-        SortOrder::DatetimeAsc => "datetime ↑",
-        SortOrder::DatetimeDesc => "datetime ↓",
-        SortOrder::IdAsc => "id ↑",
-        SortOrder::IdDesc => "id ↓",
-    }
-}
-
-/// An informational status line.
-pub fn info(text: impl Into<String>) -> Status {
-    Status { text: text.into(), error: false }
-}
-
-/// An error status line.
-pub fn failure(error: &Error) -> Status {
-    Status { text: error.to_string(), error: true }
-}
-
-/// Applies a reload's rows when they belong to the current generation.
-pub fn loaded(app: &mut App, generation: u64, result: Result<Loaded, Error>) {
-    if generation != app.generation {
-        return;
-    }
-    match result {
-        Ok(loaded) => {
-            let edges = (loaded.at_start, loaded.at_end);
-            app.orders.replace(loaded.rows, edges, loaded.select, loaded.fallback, app.height);
-            app.shown = generation;
-            if app.status.as_ref().is_some_and(|s| s.error) {
-                app.status = None; // the database answers again
-            }
-        }
-        Err(error) => app.status = Some(failure(&error)),
-    }
-}
-
-/// Opens the form for a new order (or brings back a draft set aside).
-pub fn open_form(app: &mut App, form: Form) {
-    app.mode = Mode::Form(Box::new(form));
 }

@@ -6,7 +6,7 @@
 use serde_json::{Map, Value};
 use warp::http::StatusCode;
 
-use super::checked;
+use super::body::checked;
 use crate::api::error::ApiError;
 use crate::api::reply::{self, ApiResult, replay};
 use crate::api::request::{Req, json_object};

@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use super::messages;
-use super::{Raw, RawServices};
+use super::raw::{Raw, RawServices};
 use crate::domain::service::id_from_json;
 use crate::domain::{FieldError, Money, ServiceRef, Timestamp, parse_id};
 

@@ -4,7 +4,9 @@
 
 use serde_json::{Map, Value};
 
-use super::{Raw, RawOrder, RawServices, Refusal, Shape, messages};
+use super::messages;
+use super::order::{RawOrder, Refusal, Shape};
+use super::raw::{Raw, RawServices};
 use crate::domain::service::{id_from_json, parse_name};
 use crate::domain::{FieldError, NewOrder, OrderPatch};
 

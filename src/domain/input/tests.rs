@@ -5,7 +5,7 @@ use proptest::prelude::*;
 use serde_json::{Value, json};
 
 use super::*;
-use crate::domain::Money;
+use crate::domain::{FieldError, Money, OrderPatch, Timestamp};
 
 /// The one error of a create whose fee and datetime are valid and whose services are `services`.
 fn services_error(services: RawServices<'_>) -> Vec<FieldError> {

@@ -1,0 +1,52 @@
+//! The secret tokens are signed with: configured (`auth.jwt_secret`), or generated once into an
+//! owner-only file.
+
+use std::path::PathBuf;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+
+/// The signing secret: `auth.jwt_secret`, else the generated file (created on first use,
+/// mode 0600, announced on stderr).
+///
+/// # Errors
+/// [`Error::Internal`] when the file cannot be read or created.
+pub fn load_secret(config: &Config) -> Result<Vec<u8>> {
+    if let Some(secret) = &config.auth.jwt_secret {
+        return Ok(secret.expose().as_bytes().to_vec());
+    }
+    let path = secret_path()?;
+    match std::fs::read_to_string(&path) {
+        Ok(text) => Ok(text.trim().as_bytes().to_vec()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => create_secret_file(&path),
+        Err(e) => Err(Error::Internal(format!("cannot read the JWT secret {}: {e}", path.display()))),
+    }
+}
+
+/// `$XDG_DATA_HOME/orders/jwt-secret`, else `~/.local/share/orders/jwt-secret`.
+fn secret_path() -> Result<PathBuf> {
+    let data = std::env::var_os("XDG_DATA_HOME")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".local/share")))
+        .ok_or_else(|| Error::Internal("neither XDG_DATA_HOME nor HOME is set: set auth.jwt_secret".to_owned()))?;
+    Ok(data.join("orders").join("jwt-secret"))
+}
+
+fn create_secret_file(path: &std::path::Path) -> Result<Vec<u8>> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let failed = |e: std::io::Error| Error::Internal(format!("cannot create the JWT secret {}: {e}", path.display()));
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(failed)?;
+    }
+    let bytes: [u8; 48] = rand::random();
+    let secret = URL_SAFE_NO_PAD.encode(bytes);
+    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).map_err(failed)?;
+    file.write_all(secret.as_bytes()).map_err(failed)?;
+    eprintln!("orders: created a new JWT secret in {} (mode 0600)", path.display());
+    Ok(secret.into_bytes())
+}
