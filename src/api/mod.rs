@@ -32,12 +32,14 @@ use warp::reply::Response;
 
 use crate::auth::Tokens;
 use crate::config::ServerConfig;
-use crate::json_log::RequestLine;
 use crate::store::Store;
 
 pub use metrics::Metrics;
 pub use rate_limit::RateLimit;
 pub use server::bind;
+
+/// The target of the one log line per request: `RUST_LOG=orders::api=warn` leaves it out.
+pub const REQUEST_TARGET: &str = "orders::api::request";
 
 /// The OpenAPI 3.1 document of every route.
 pub const OPENAPI: &str = include_str!("openapi.json");
@@ -132,7 +134,8 @@ fn observe(
     metrics.record(route, method.as_str(), status, latency);
     let latency_ms = latency.as_secs_f64() * 1000.0;
     let (method, path) = (method.as_str(), path.as_str());
-    RequestLine { method, route, path, status, latency_ms, request_id: &request_id }.log();
+    let request_id = request_id.as_str();
+    tracing::info!(target: REQUEST_TARGET, method, route, path, status, latency_ms, request_id, "request");
     response
 }
 
