@@ -10,8 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod error;
-pub mod json_log;
-pub mod log_sink;
+pub mod logging;
 pub mod store;
 pub mod tui;
 

@@ -35,7 +35,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    init_tracing(matches!(cli.command, Some(orders::cli::Command::Serve { .. })));
+    orders::logging::init(matches!(cli.command, Some(orders::cli::Command::Serve { .. })));
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -43,7 +43,9 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(orders::cli::run(cli)) {
+    let outcome = runtime.block_on(orders::cli::run(cli));
+    orders::logging::finish();
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
@@ -88,18 +90,4 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
     err.chain()
         .filter_map(|cause| cause.downcast_ref::<std::io::Error>())
         .any(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-}
-
-/// Diagnostics go to stderr, filtered by `RUST_LOG` (default: warnings). `serve` logs one
-/// JSON line per request (default: info).
-fn init_tracing(serve: bool) {
-    let default = if serve { "info" } else { "warn" };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
-    if serve {
-        builder.event_format(orders::json_log::JsonLines).with_writer(orders::log_sink::BatchedStderr::start()).init();
-    } else {
-        builder.with_writer(std::io::stderr).init();
-    }
 }

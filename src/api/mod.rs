@@ -30,13 +30,14 @@ use warp::http::{HeaderValue, Method};
 use warp::path::FullPath;
 use warp::reply::Response;
 
-use crate::json_log::RequestLine;
-
 pub use health::OPENAPI;
 pub use metrics::Metrics;
 pub use rate_limit::RateLimit;
 pub use server::bind;
 pub use state::AppState;
+
+/// The target of the one log line per request: `RUST_LOG=orders::api=warn` leaves it out.
+pub const REQUEST_TARGET: &str = "orders::api::request";
 
 /// The request id header (echoed, or generated when absent or unprintable), as text and as a name.
 const REQUEST_ID_HEADER: &str = "x-request-id";
@@ -89,7 +90,8 @@ fn observe(
     metrics.record(route, method.as_str(), status, latency);
     let latency_ms = latency.as_secs_f64() * 1000.0;
     let (method, path) = (method.as_str(), path.as_str());
-    RequestLine { method, route, path, status, latency_ms, request_id: &request_id }.log();
+    let request_id = request_id.as_str();
+    tracing::info!(target: REQUEST_TARGET, method, route, path, status, latency_ms, request_id, "request");
     response
 }
 

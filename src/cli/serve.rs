@@ -22,7 +22,7 @@ pub async fn run(config: &Config, addr: Option<&str>) -> anyhow::Result<()> {
     let state = AppState::new(store.clone(), tokens, config.server.clone());
     api::serve(listener, state, shutdown).await;
     store.close().await;
-    crate::log_sink::flush(); // the last request lines, before the line that says it stopped
+    crate::logging::finish(); // the last request lines, before the line that says it stopped
     eprintln!("orders: stopped");
     Ok(())
 }
