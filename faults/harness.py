@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The fault harness behind `faults/run` (SPEC section 8: limits and failure behaviour).
+"""The fault harness behind `faults/run` (docs/limits.md: limits and failure behaviour).
 
 It runs the real `orders` binary (`serve`, `import`, `token`) on real PostgreSQL and SQLite
 and attacks it, one scenario per attack. Each scenario states its invariant (its docstring,
@@ -1288,7 +1288,7 @@ def report(backend, name, doc, out, secs):
 
 
 def main():
-    parser = argparse.ArgumentParser(description="Fault scenarios of SPEC section 8 against the real binary.")
+    parser = argparse.ArgumentParser(description="Fault scenarios of docs/limits.md against the real binary.")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--quick", action="store_true", default=True, help="the short form (default; CI)")
     mode.add_argument("--full", dest="quick", action="store_false", help="more orders, connections and time")

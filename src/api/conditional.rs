@@ -5,7 +5,7 @@
 //! of its strong tags is the current `ETag` octet for octet, `*` matches any existing order, and
 //! a weak tag (`W/"3"`) never matches. A value of neither form (`3`, `"1" "2"`, `*, "1"`) is not
 //! a syntax error to answer 400: section 13.1.1's third evaluation step says "otherwise, the
-//! condition is false", so it is 412 — and, as section 13.2.1 and SPEC's order want, only once
+//! condition is false", so it is 412 — and, as section 13.2.1 and docs/api.md (which error wins) wants, only once
 //! the request would otherwise have succeeded (a bad body is still 400 / 422, a missing order
 //! 404). The problem's detail says what is wrong with the header.
 //!

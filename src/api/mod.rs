@@ -3,7 +3,7 @@
 //!
 //! Each route matches its path first and then answers every method itself (405 with `Allow`
 //! for the others), so an unknown path is 404, a wrong method 405, and authentication runs
-//! only after both matched. Handlers run their checks in SPEC's precedence order (see
+//! only after both matched. Handlers run their checks in the precedence order of docs/api.md (see
 //! [`request`]); the one root recover renders what warp itself rejects.
 
 mod auth;

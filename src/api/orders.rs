@@ -113,7 +113,7 @@ async fn delete(id: &str, req: &Req) -> ApiResult {
 }
 
 /// A version no order has (versions start at 1): a write asked for it checks everything a
-/// write checks, in SPEC's order, and then fails as stale without writing.
+/// write checks, in the order of docs/api.md, and then fails as stale without writing.
 const NO_VERSION: i64 = 0;
 
 /// Runs `write` (an update or a delete, which checks the version it is given in its own

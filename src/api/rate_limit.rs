@@ -1,4 +1,4 @@
-//! The per-client request rate (SPEC section 8): `server.rate_limit` requests a second for each
+//! The per-client request rate (docs/limits.md): `server.rate_limit` requests a second for each
 //! client, in bursts of up to as many, beyond which a request is refused with 429 and the wait
 //! in `Retry-After`. A client is its token's subject on routes that need a token (counted once
 //! the token is verified, so a bad token is 401 whatever the rate), else its IP address; an

@@ -1,4 +1,4 @@
-//! One request as a handler sees it, and the checks every handler runs in the order SPEC
+//! One request as a handler sees it, and the checks every handler runs in the order docs/api.md
 //! gives them: the token (401, 403) and the client's rate (429; by address on routes without a
 //! token), the content type (415), the body size (413), the body's JSON (400), path ids and
 //! query parameters (400).

@@ -1,4 +1,4 @@
-//! The accept loop under the API, with the connection bounds of SPEC section 8 that warp's own
+//! The accept loop under the API, with the connection bounds of docs/limits.md that warp's own
 //! server leaves out (it gives hyper no timer, so hyper's header-read timeout is silently off):
 //! request headers must arrive within `server.header_timeout`, which also bounds how long a
 //! kept-alive connection may sit idle waiting for its next request; at most

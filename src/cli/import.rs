@@ -3,7 +3,7 @@
 //! record and nothing is written.
 //!
 //! The import holds the store's write lock from its first record to its last, so it never
-//! waits on its input meanwhile (SPEC section 8): standard input, a FIFO or any other file
+//! waits on its input meanwhile (docs/limits.md): standard input, a FIFO or any other file
 //! that is not a regular file is read to its end into a temporary file (in `$TMPDIR`, removed
 //! on exit) before the import begins. A regular file is read as the import goes: reading it
 //! waits on the disk only, never on whoever wrote it, and copying it first would cost its size

@@ -1,5 +1,5 @@
 //! `orders rules` and `orders rules set-gap DURATION`: the scheduling rule the database holds
-//! (SPEC section 2), shown and changed. Local only: it changes what every process follows.
+//! (docs/orders.md), shown and changed. Local only: it changes what every process follows.
 
 use serde::Serialize;
 

@@ -107,7 +107,7 @@ async fn a_malformed_if_match_is_a_condition_that_never_holds_checked_after_the_
         let deleted = app.call("DELETE", &path, Some(Role::Writer), None, &[("if-match", value)]).await;
         assert_precondition_failed(&deleted, 2, "neither \"*\" nor a list of entity tags", value);
     }
-    // SPEC's order: 400 and 422 before 404, 404 before 412.
+    // docs/api.md's order: 400 and 422 before 404, 404 before 412.
     let invalid = patch(&app, &path, r#"{"totalfee": -1}"#, &["2"]).await;
     assert_eq!((invalid.status, invalid.problem_type().as_str()), (422, "validation"), "{}", invalid.text);
     let not_json = patch(&app, &path, "{", &["2"]).await;

@@ -91,7 +91,7 @@ async fn a_body_refused_as_such_is_remembered_under_its_key_like_any_answer_belo
     assert_eq!(post(&app, "big", &oversized).await.status, 413);
     assert_eq!(post(&app, "big", BODY).await.status, 422, "a good body under the key of a refused large one");
     assert_eq!(order_count(&app).await, 0);
-    // A malformed key is refused after the body's own 415, as SPEC's precedence says.
+    // A malformed key is refused after the body's own 415, as docs/api.md's precedence says.
     let both = [("idempotency-key", ""), ("content-type", "text/plain")];
     assert_eq!(app.call("POST", "/orders", Some(Role::Writer), Some(BODY), &both).await.status, 415);
 }

@@ -1,4 +1,4 @@
-//! SPEC section 8 against hostile clients, over real sockets with small configured limits:
+//! docs/limits.md against hostile clients, over real sockets with small configured limits:
 //! request headers within `server.header_timeout`, idle keep-alive connections closed, at most
 //! `server.max_connections` open at once, shutdown within the grace plus a second however a
 //! client behaves, and `server.rate_limit` per token subject or per client address.

@@ -1,4 +1,4 @@
-//! Every row of SPEC's status table, and the precedence between them, table-driven: each case
+//! Every row of the status table of docs/api.md, and the precedence between them, table-driven: each case
 //! names the situation it stands for.
 
 use orders::auth::Role;

@@ -1,4 +1,4 @@
-//! SPEC section 8, "Readers never starve writers": a streamed `GET /orders` holds no connection
+//! docs/limits.md, "Readers never starve writers": a streamed `GET /orders` holds no connection
 //! of the store's pool, at most `server.max_streams` run at once (beyond: 503 with
 //! `Retry-After` at once), and a stream whose client reads nothing for `server.stream_stall`
 //! is cut. The clients here send their request on a raw socket and then read nothing, with a

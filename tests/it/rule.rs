@@ -1,4 +1,4 @@
-//! The database holds the scheduling rule (SPEC section 2): SQL typed by hand cannot break it,
+//! The database holds the scheduling rule (docs/orders.md): SQL typed by hand cannot break it,
 //! a process configured with another gap follows the database's, `rules set-gap` changes it
 //! only when every stored order keeps it, and writers racing a change never leave two orders
 //! closer than the gap in force.

@@ -1,4 +1,4 @@
-//! SPEC section 8 on the store's side: bounded waits for the write lock (503 with
+//! docs/limits.md on the store's side: bounded waits for the write lock (503 with
 //! `Retry-After`) and for other locks, a statement bound that spares a long export, an import
 //! that reads its input before it locks, refresh tokens refused without the lock, bounded
 //! growth of refresh tokens and idempotency keys, the cap on access token lifetimes, and an

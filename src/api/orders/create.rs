@@ -23,7 +23,7 @@ pub(super) async fn create(mut req: Req) -> ApiResult {
     let principal = req.authorize(Role::Writer)?;
     let key = idempotency_key(&req);
     let body = req.json_body(false).await;
-    // SPEC's precedence: the body's 415 and 413 before a malformed key's 400.
+    // docs/api.md, which error wins: the body's 415 and 413 before a malformed key's 400.
     let (key, body) = match (key, body) {
         (Ok(key), body) => (key, body),
         (Err(_), Err(refused)) => return Err(refused),

@@ -128,7 +128,7 @@ async fn page(req: &Req, mut query: OrderQuery, limit: u32, params: &[(String, S
 /// The whole set: a task reads the store's stream and renders each order into a bounded
 /// channel the response body drains, so memory stays flat however many orders there are.
 ///
-/// SPEC section 8, "readers never starve writers": the store reads on a connection of its own
+/// docs/limits.md, "readers never starve writers": the store reads on a connection of its own
 /// (none of the pool's), at most `server.max_streams` streams run at once (beyond: 503 at once,
 /// never a wait), and a client that takes nothing for `server.stream_stall` is cut: the task
 /// ends at once, closing its database connection and freeing its slot. The body then ends in
