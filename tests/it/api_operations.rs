@@ -187,7 +187,7 @@ async fn the_server_logs_one_json_line_per_request_with_its_request_id() {
         client.get(format!("{}/orders/1", server.base)).header("x-request-id", "trace-me-42").send().await.unwrap();
     assert_eq!(reply.status(), 401);
     let log = server.log.clone();
-    // Request lines wait in a batch, written by the flusher within 100 ms: the line arrives
+    // Request lines wait in a batch, written by the background writer: the line arrives
     // while the server still runs, not only when it stops.
     let written_while_running = (0..200).any(|_| {
         std::thread::sleep(Duration::from_millis(25));
