@@ -11,6 +11,7 @@ pub mod domain;
 pub mod error;
 pub mod json_log;
 pub mod log_sink;
+pub mod remote;
 pub mod store;
 pub mod tui;
 
