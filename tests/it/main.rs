@@ -16,6 +16,7 @@ mod cli;
 mod helpers;
 mod openapi_check;
 mod references;
+mod remote_book;
 mod round_trip;
 mod rule;
 mod schedule;
