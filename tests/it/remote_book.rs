@@ -350,3 +350,16 @@ async fn an_api_that_goes_away_mid_session_is_unavailable_naming_its_url() {
     let streamed: Result<Vec<Order>, Error> = book.stream_orders(OrderQuery::default()).try_collect().await;
     assert!(matches!(streamed, Err(Error::Unavailable(_))));
 }
+
+#[tokio::test]
+async fn a_long_history_is_read_whole_through_its_next_links() {
+    let app = spawn_app().await;
+    let order = app.store.create_order(&new_order(at("2022-11-01T10:00:00Z"), &[123]), "cli:tester").await.unwrap();
+    for cents in 1..=1000 {
+        let patch = OrderPatch { totalfee: Some(Money::from_cents(cents)), ..OrderPatch::default() };
+        app.store.update_order(order.id, &patch, None, "cli:tester").await.unwrap();
+    }
+    let local = LocalBook::new(app.store.clone(), "cli:tester").history(order.id).await.unwrap();
+    assert_eq!(local.len(), 1001, "more than one page of the API's largest");
+    assert_eq!(remote(&app, Role::Reader).history(order.id).await.unwrap(), local);
+}
