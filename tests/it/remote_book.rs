@@ -231,14 +231,25 @@ async fn a_reader_token_cannot_write_and_a_writer_cannot_edit_the_catalogue() {
 /// A server over `store` whose access tokens live `access_ttl`.
 async fn serve_with_ttl(store: Store, access_ttl: Duration) -> (String, Tokens, tokio::sync::oneshot::Sender<()>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let (base, tokens, stop, _task) = serve_on(listener, store, SECRET, access_ttl);
+    (base, tokens, stop)
+}
+
+/// A server on `listener` over `store`, signing with `secret`.
+fn serve_on(
+    listener: tokio::net::TcpListener,
+    store: Store,
+    secret: &str,
+    access_ttl: Duration,
+) -> (String, Tokens, tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let tokens = Tokens::new(SECRET.as_bytes(), &orders::config::AuthConfig { access_ttl, ..auth_config() }).unwrap();
+    let tokens = Tokens::new(secret.as_bytes(), &orders::config::AuthConfig { access_ttl, ..auth_config() }).unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let state = AppState::new(store, tokens.clone(), server_config());
-    tokio::spawn(api::serve(listener, state, async move {
+    let task = tokio::spawn(api::serve(listener, state, async move {
         let _ = stopped.await;
     }));
-    (base, tokens, stop)
+    (base, tokens, stop, task)
 }
 
 /// A refresh token for `subject` as `role`, as `orders token issue --refresh` mints it.
@@ -362,4 +373,28 @@ async fn a_long_history_is_read_whole_through_its_next_links() {
     let local = LocalBook::new(app.store.clone(), "cli:tester").history(order.id).await.unwrap();
     assert_eq!(local.len(), 1001, "more than one page of the API's largest");
     assert_eq!(remote(&app, Role::Reader).history(order.id).await.unwrap(), local);
+}
+
+#[tokio::test]
+async fn an_access_token_the_server_no_longer_accepts_is_refreshed_once_and_the_request_retried() {
+    let db = TestDb::new().await;
+    let store = store_with_services(&db).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (base, tokens, stop, task) = serve_on(listener, store.clone(), SECRET, Duration::from_secs(900));
+    let file = CredentialsFile::at(db.dir.path().join("credentials.toml"));
+    remote::login(&file, &base, &refresh_token(&tokens, &store, "dave", Role::Reader).await).await.unwrap();
+    let book = remote::open(Selection::default(), &file).unwrap().unwrap();
+    assert_eq!(book.list_services().await.unwrap().len(), 3);
+    let before = stored_token(&file);
+
+    // The server restarts with another secret: the access token in hand is refused (401),
+    // the refresh token (kept in the database) still works.
+    stop.send(()).unwrap();
+    task.await.unwrap();
+    let listener = tokio::net::TcpListener::bind(addr).await.expect("the same port again");
+    let rotated = "another-test-secret-that-is-long-enough-987654321";
+    let _server = serve_on(listener, store, rotated, Duration::from_secs(900));
+    assert_eq!(book.list_services().await.unwrap().len(), 3, "refreshed and retried");
+    assert_ne!(stored_token(&file), before);
 }
