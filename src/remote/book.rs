@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use super::credentials::Secret;
 use super::http::Http;
 use super::problem::Context;
-use super::tokens::TokenSource;
+use super::tokens::{TokenSource, UnverifiedClaims};
 use super::wire::{self, WireEvent, WireOrder};
 use crate::book::OrderBook;
 use crate::domain::{Event, FieldError, NewOrder, Order, OrderFilter, OrderKey, OrderPatch, Service};
@@ -99,6 +99,18 @@ impl RemoteBook {
     /// The API's base URL.
     pub fn api(&self) -> &str {
         self.inner.http.base()
+    }
+
+    /// Who the book acts as: the current access token's subject and role, read without
+    /// verifying it (the server checks every request). The dashboard opens browse-only for a
+    /// `reader` and tells a `writer` that catalogue edits need `admin`.
+    ///
+    /// # Errors
+    /// As any request when a login must refresh first; [`Error::Unauthorized`] when the token
+    /// is not a JWT.
+    pub async fn identity(&self) -> Result<UnverifiedClaims> {
+        let token = self.inner.tokens.bearer(&self.inner.http).await?;
+        UnverifiedClaims::read(token.expose())
     }
 
     /// Sends `call` with a current access token; once more with a fresh one when the server

@@ -216,6 +216,8 @@ async fn keyset_pages_and_streams_agree_with_the_store_in_every_sort_and_filter(
 async fn a_reader_token_cannot_write_and_a_writer_cannot_edit_the_catalogue() {
     let app = spawn_app().await;
     let reader = remote(&app, Role::Reader);
+    let identity = reader.identity().await.unwrap();
+    assert_eq!((identity.sub.as_str(), identity.role.as_str()), ("tester", "reader"), "the dashboard can tell");
     assert_eq!(reader.list_services().await.unwrap().len(), 3, "a reader reads");
     let refused = reader.create_order(&new_order(at("2022-11-01T10:00:00Z"), &[123])).await.unwrap_err();
     assert!(
