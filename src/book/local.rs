@@ -5,9 +5,9 @@ use futures_util::StreamExt as _;
 use futures_util::stream::BoxStream;
 
 use super::OrderBook;
-use crate::Result;
-use crate::domain::{Event, NewOrder, Order, OrderFilter, OrderPatch, Service};
+use crate::domain::{Event, FieldError, NewOrder, Order, OrderFilter, OrderPatch, Service};
 use crate::store::{OrderQuery, Store};
+use crate::{Error, Result};
 
 /// The store, and the name its writes are made in.
 #[derive(Clone)]
@@ -50,6 +50,15 @@ impl OrderBook for LocalBook {
     }
 
     async fn update_order(&self, id: i64, patch: &OrderPatch, if_version: Option<i64>) -> Result<Order> {
+        if patch.is_empty() {
+            let order = self.store.get_order(id).await?;
+            return match if_version {
+                Some(expected) if expected != order.version => {
+                    Err(Error::Stale { id, expected, actual: order.version })
+                }
+                _ => Ok(order),
+            };
+        }
         self.store.update_order(id, patch, if_version, &self.actor).await
     }
 
@@ -79,5 +88,9 @@ impl OrderBook for LocalBook {
 
     async fn delete_service(&self, id: i64) -> Result<Service> {
         self.store.delete_service(id).await
+    }
+
+    async fn invalid(&self, errors: Vec<FieldError>, services: Option<&[i64]>) -> Error {
+        self.store.invalid(errors, services).await
     }
 }

@@ -1,8 +1,8 @@
 //! The order book: every operation the dashboard and the record commands perform on orders and
 //! the service catalogue, as one interface with two implementations. [`local::LocalBook`] runs them on
 //! the store in this process (SQLite or PostgreSQL opened directly), writing history in the
-//! name of the local user; the HTTP client of remote mode runs them through `orders serve`,
-//! where the token's subject is the actor. The dashboard and the commands take any
+//! name of the local user; [`crate::remote::RemoteBook`] runs them through `orders serve`,
+//! where the token's subject is the actor, and fails with the same errors. The dashboard and the commands take any
 //! [`OrderBook`] and cannot tell which one they hold; SQL stays in `store/`, HTTP in the client.
 
 pub mod local;
@@ -11,9 +11,9 @@ use std::future::Future;
 
 use futures_util::stream::BoxStream;
 
-use crate::Result;
-use crate::domain::{Event, NewOrder, Order, OrderFilter, OrderPatch, Service};
+use crate::domain::{Event, FieldError, NewOrder, Order, OrderFilter, OrderPatch, Service};
 use crate::store::OrderQuery;
+use crate::{Error, Result};
 
 /// What can be done to orders and the catalogue, wherever they are kept. Every write is made
 /// in the book's own name (the local user, or the token's subject).
@@ -29,6 +29,8 @@ pub trait OrderBook: Clone + Send + Sync + 'static {
     /// Creates an order; the scheduling rule is checked.
     fn create_order(&self, new: &NewOrder) -> impl Future<Output = Result<Order>> + Send;
     /// Changes the fields `patch` gives, when the order is still at `if_version` (if given).
+    /// An empty patch changes nothing (no new version, no history event) and returns the
+    /// order as it is, as the API's empty merge patch does.
     fn update_order(
         &self,
         id: i64,
@@ -49,4 +51,7 @@ pub trait OrderBook: Clone + Send + Sync + 'static {
     fn rename_service(&self, id: i64, name: &str) -> impl Future<Output = Result<Service>> + Send;
     /// Deletes a service no order uses.
     fn delete_service(&self, id: i64) -> impl Future<Output = Result<Service>> + Send;
+    /// The input's field errors as one [`Error::Invalid`], with every unknown service among
+    /// `services` named too, so a caller hears of every field error at once.
+    fn invalid(&self, errors: Vec<FieldError>, services: Option<&[i64]>) -> impl Future<Output = Error> + Send;
 }

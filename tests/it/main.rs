@@ -17,6 +17,7 @@ mod helpers;
 mod module_graph;
 mod openapi_check;
 mod references;
+mod remote_book;
 mod round_trip;
 mod rule;
 mod schedule;
