@@ -3,7 +3,7 @@
 //!
 //! Written as multi-row inserts, 512 orders took ~25 statements, each one waiting for the last
 //! (PostgreSQL and this process took turns: of 28 s for 1M orders, PostgreSQL worked 21 s and
-//! this process 7.7 s), and each under 12 KiB (`sql::MAX_PAYLOAD`). COPY streams instead: the
+//! this process 7.7 s). COPY streams instead: the
 //! database stores rows while the next ones are parsed, and the writes are then what
 //! PostgreSQL does for an `INSERT … SELECT` of its own (bench/sql/import_floor.sql), with its
 //! reference checks run once per statement over all the rows.

@@ -30,15 +30,9 @@ use crate::error::{Error, Result};
 /// either backend's limit (SQLite: 32766).
 const BATCH: usize = 512;
 
-/// Rows per insert statement on PostgreSQL (only `seed` writes there in batches), by table:
-/// a few KiB of bound values each (under `sql::MAX_PAYLOAD` for typical orders). SQLite, in
-/// process, takes each table's rows of a batch in one statement.
-const fn rows_per_statement(backend: Backend, postgres: usize) -> usize {
-    match backend {
-        Backend::Sqlite => 2 * BATCH,
-        Backend::Postgres => postgres,
-    }
-}
+/// Rows per insert statement: a batch's rows of each table in one statement (an order has a
+/// few services), under either backend's limit on bound values.
+const ROWS_PER_STATEMENT: usize = 2 * BATCH;
 
 /// What an import or a seed wrote.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -390,9 +384,9 @@ async fn first_taken_id(
 /// The statements that insert orders, their services and their `created` events: a few
 /// multi-row statements for the batch.
 fn insert_statements(backend: Backend, batch: &[Pending], actor: &str) -> Result<Vec<Sql>> {
-    let mut orders = Rows::new(backend, concat!(insert_orders!(), "VALUES "), rows_per_statement(backend, 128));
-    let mut links = Rows::new(backend, concat!(insert_order_services!(), "VALUES "), rows_per_statement(backend, 256));
-    let mut events = Rows::new(backend, concat!(insert_history!(), "VALUES "), rows_per_statement(backend, 32));
+    let mut orders = Rows::new(backend, concat!(insert_orders!(), "VALUES "), ROWS_PER_STATEMENT);
+    let mut links = Rows::new(backend, concat!(insert_order_services!(), "VALUES "), ROWS_PER_STATEMENT);
+    let mut events = Rows::new(backend, concat!(insert_history!(), "VALUES "), ROWS_PER_STATEMENT);
     for Pending { order, .. } in batch {
         let row = orders.next_row().bind(order.id).push(", ").bind(order.datetime.millis()).push(", ");
         row.bind(order.totalfee.cents()).push(", 1, ").bind(order.created_at.millis()).push(", ");

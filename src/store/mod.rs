@@ -52,9 +52,6 @@ static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
 /// Statements slower than this are logged (at info level: see `Store::connect`).
 const SLOW_STATEMENT: Duration = Duration::from_secs(1);
 
-/// Connections a pool opens up front (at most its size).
-const WARM_CONNECTIONS: u32 = 3;
-
 /// The most rows one purge of expired records (refresh tokens, idempotency keys) deletes: it
 /// runs inside a write, under the write lock, so its cost stays bounded however many records
 /// expired at once; each write that purges adds one record and removes up to this many, so the
@@ -221,20 +218,6 @@ impl Store {
             Backend::Sqlite => None,
         };
         let pool = pool.connect_lazy_with(connect);
-        // Open the first few connections side by side rather than one by one as work arrives:
-        // each new PostgreSQL connection over TLS stalls ~90 ms in its handshake (sqlx 0.9.0
-        // sets no TCP_NODELAY), so a dashboard's first page, count and catalogue would
-        // otherwise wait for each other's handshakes.
-        let warm = options.max_connections.min(WARM_CONNECTIONS);
-        drop(futures_util::future::try_join_all((0..warm).map(|_| pool.acquire())).await.map_err(classify)?);
-        // A connection going back to the pool is pinged first, off this task; until it is idle
-        // again, an acquire would open yet another connection. The ping is one round trip.
-        for _ in 0..100 {
-            if pool.num_idle() >= warm as usize {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
         // As many again as the pool, for reads; none for an in-memory SQLite database, which
         // lives in its one pooled connection.
         let readers = match url.contains(":memory:") || options.max_connections <= 1 {
