@@ -22,13 +22,13 @@ use std::time::Duration;
 
 use super::Store;
 use super::history::insert_history;
-use super::import::{Catalogue, ImportError, ImportReport, NewOrders, taken, too_close};
-use super::orders::{SELECT_LAST_ORDER_ID, insert_order_services, insert_orders, next_after};
+use super::import_records::{Catalogue, ImportError, ImportReport, NewOrders, taken, too_close};
+use super::order_writes::{SELECT_LAST_ORDER_ID, next_after};
+use super::orders::{insert_order_services, insert_orders};
 use super::rules::{SELECT_GAP, gap_from_millis, is_gap_violation};
 use super::services::{INSERT_SERVICE, SELECT_CATALOGUE};
-use super::session::{
-    Bounds, POSTGRES_BEGIN_WRITE, POSTGRES_BOUNDS, POSTGRES_TAKE_WRITE_LOCK, POSTGRES_TUNING, POSTGRES_WRITE_LOCK,
-};
+use super::session::{Bounds, POSTGRES_BOUNDS, POSTGRES_TUNING};
+use super::write_lock::{POSTGRES_BEGIN_WRITE, POSTGRES_TAKE_WRITE_LOCK, POSTGRES_WRITE_LOCK};
 use crate::domain::service::name_key;
 use crate::domain::{EventKind, NewOrder, Order, Service, schedule};
 use crate::error::{Error, Result};
