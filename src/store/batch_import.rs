@@ -1,15 +1,15 @@
 //! Importing in batches (an import on SQLite, a seed on both): multi-row inserts for orders,
 //! their services and their history (a few statements of the same text each, so they run
-//! prepared), then one index-backed query that finds every order closer than the minimum gap
-//! to any order of the batch; the next batch is read (and parsed) while the database writes
-//! the last one.
+//! prepared), under a savepoint; the schema's rule checks each row, and when it refuses the
+//! batch is undone and its first record too close is looked for (see `gap`). The next batch
+//! is read (and parsed) while the database writes the last one.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::time::Duration;
 
 use sqlx::{AnyConnection, Executor as _};
 
-use super::gap::NEAREST_IN_WINDOW;
+use super::gap::{is_gap_violation, nearest_in_window};
 use super::history::insert_history;
 use super::import_records::{Catalogue, ImportError, ImportReport, NewOrders, taken, too_close};
 use super::order_writes::{id_seen, next_order_id};
@@ -22,8 +22,8 @@ use crate::domain::service::name_key;
 use crate::domain::{EventKind, Money, NewOrder, Order, ServiceRef, Timestamp};
 use crate::error::{Error, Result};
 
-/// Records per batch: each batch is checked with two queries of this many bound ids, far under
-/// either backend's limit (SQLite: 32766).
+/// Records per batch: each batch's ids are looked up with one query that binds them twice, far
+/// under either backend's limit (SQLite: 32766).
 const BATCH: usize = 512;
 
 /// Rows per insert statement: a batch's rows of each table in one statement (an order has a
@@ -120,7 +120,6 @@ impl<'s> Importer<'s> {
         if !valid.is_empty() {
             let inserts = if taken_ones.is_empty() { inserts } else { insert_statements(backend, valid, actor) };
             self.write_batch(conn, valid, inserts.map_err(ImportError::outside)?).await?;
-            self.check_gaps(conn, valid).await?;
             self.written += valid.len() as u64;
         }
         match taken_ones.first() {
@@ -143,7 +142,7 @@ impl<'s> Importer<'s> {
         for statement in inserts {
             match statement.query().execute(&mut *conn).await {
                 Ok(_) => {}
-                Err(e) if rules::is_gap_violation(&e) => {
+                Err(e) if is_gap_violation(&e) => {
                     conn.execute("ROLLBACK TO SAVEPOINT import_batch").await.map_err(outside)?;
                     return Err(self.first_too_close(conn, batch).await?.unwrap_or_else(|| outside(e)));
                 }
@@ -155,9 +154,8 @@ impl<'s> Importer<'s> {
     }
 
     /// The first record of `batch` (not written) too close to an order before it: a stored
-    /// one, or an earlier record of the batch; named with the nearest such order, as
-    /// [`Importer::check_gaps`] names it. One index-backed lookup per record, on this failure
-    /// path only.
+    /// one, or an earlier record of the batch; named with the nearest such order. One
+    /// index-backed lookup per record, on this failure path only.
     async fn first_too_close(
         &self,
         conn: &mut AnyConnection,
@@ -166,14 +164,8 @@ impl<'s> Importer<'s> {
         let Some(reach) = schedule::conflict_reach(self.gap) else { return Ok(None) };
         for (i, pending) in batch.iter().enumerate() {
             let at = pending.order.datetime.millis();
-            let stored: Option<(i64, i64, i64)> = sqlx::query_as(NEAREST_IN_WINDOW)
-                .bind(at)
-                .bind(at)
-                .bind(pending.order.id)
-                .bind(at)
-                .fetch_optional(&mut *conn)
-                .await
-                .map_err(|e| ImportError::outside(e.into()))?;
+            let stored =
+                nearest_in_window(conn, at, pending.order.id).await.map_err(|e| ImportError::outside(e.into()))?;
             let earlier = batch[..i].iter().map(|e| (e.order.id, e.order.datetime.millis()));
             let nearest = stored
                 .map(|(id, datetime, _)| (id, datetime))
@@ -186,39 +178,6 @@ impl<'s> Importer<'s> {
             }
         }
         Ok(None)
-    }
-
-    /// The scheduling rule for a written batch: every pair closer than the gap with at least
-    /// one order of the batch. The later of the two (in input order; stored orders come first)
-    /// is the bad record, and the nearest earlier order is the one named.
-    async fn check_gaps(&self, conn: &mut AnyConnection, batch: &[Pending]) -> Result<(), ImportError> {
-        let Some(reach) = schedule::conflict_reach(self.gap) else {
-            return Ok(());
-        };
-        let ids: Vec<i64> = batch.iter().map(|p| p.order.id).collect();
-        let mut sql =
-            Sql::new(self.store.backend, "SELECT n.id, n.datetime, o.id, o.datetime FROM orders n JOIN orders o ");
-        sql.push("ON o.datetime BETWEEN n.datetime - ").bind(reach).push(" AND n.datetime + ").bind(reach);
-        sql.push(" AND o.id <> n.id WHERE n.id IN (").bind_list(&ids).push(")");
-        let pairs: Vec<(i64, i64, i64, i64)> =
-            sql.query_as().fetch_all(&mut *conn).await.map_err(|e| ImportError::outside(e.into()))?;
-        let position: HashMap<i64, usize> = batch.iter().map(|p| (p.order.id, p.record)).collect();
-        let worst = pairs
-            .into_iter()
-            .map(|(a, a_at, b, b_at)| {
-                let (pa, pb) = (position.get(&a).copied().unwrap_or(0), position.get(&b).copied().unwrap_or(0));
-                // (bad record, distance, the earlier order, its datetime, the bad order's datetime)
-                let (bad, earlier, earlier_at, bad_at) =
-                    if pa > pb { (pa, b, b_at, a_at) } else { (pb, a, a_at, b_at) };
-                (bad, earlier_at.abs_diff(bad_at), earlier, earlier_at, bad_at)
-            })
-            .min();
-        match worst {
-            None => Ok(()),
-            Some((record, _, earlier, earlier_at, datetime)) => {
-                Err(too_close(record, (earlier, earlier_at), datetime, self.gap))
-            }
-        }
     }
 }
 

@@ -162,16 +162,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_reference_and_rule_triggers_take_the_stores_write_lock() {
-        for migration in [
-            include_str!("../../migrations/postgres/0003_order_references.sql"),
-            include_str!("../../migrations/postgres/0005_scheduling_rule.sql"),
-        ] {
-            assert!(migration.contains(&format!("pg_advisory_xact_lock({})", write_lock::POSTGRES_WRITE_LOCK)));
-        }
-    }
-
-    #[test]
     fn the_backend_is_picked_by_the_url_scheme() {
         assert_eq!(Backend::from_url("sqlite://orders.db").unwrap(), Backend::Sqlite);
         assert_eq!(Backend::from_url("postgres://u@h/db").unwrap(), Backend::Postgres);

@@ -2,24 +2,23 @@
 
 use std::sync::Arc;
 
-use sqlx::{Any, AnyConnection, AssertSqlSafe, Transaction};
+use sqlx::postgres::PgConnection;
+use sqlx::{Any, AnyConnection, AssertSqlSafe, Connection as _, Executor as _, Postgres, Transaction};
 use tokio::time::Instant;
 
-use super::session::sqlite_busy_millis;
+use super::session::{Bounds, sqlite_busy_millis};
 use super::{Backend, Store};
 use crate::error::Result;
 
-/// The key of the PostgreSQL advisory lock that serializes every write (see [`Store::begin_write`]);
-/// the schema's reference triggers take it too, written out as a number in their migration.
-pub(super) const POSTGRES_WRITE_LOCK: i64 = 0x6f72_6465_7273; // "orders"
-
 /// How a PostgreSQL write begins: READ COMMITTED (see [`Store::begin_write`]), then
 /// [`POSTGRES_TAKE_WRITE_LOCK`].
-pub(super) const POSTGRES_BEGIN_WRITE: &str = "BEGIN ISOLATION LEVEL READ COMMITTED";
+const POSTGRES_BEGIN_WRITE: &str = "BEGIN ISOLATION LEVEL READ COMMITTED";
 
-/// Takes [`POSTGRES_WRITE_LOCK`] (bound as `$1`) until the transaction ends; waits at most the
-/// session's `lock_timeout`.
-pub(super) const POSTGRES_TAKE_WRITE_LOCK: &str = "SELECT 1 FROM pg_advisory_xact_lock($1)";
+/// Takes the store's write lock until the transaction ends, waiting at most the session's
+/// `lock_timeout`: the schema's `orders_write_lock()`, a transaction-scoped advisory lock whose
+/// key is written in migrations/postgres/0006_declared_references.sql only. (It selects a
+/// constant: the `Any` driver decodes no `void`.)
+const POSTGRES_TAKE_WRITE_LOCK: &str = "SELECT 1 FROM orders_write_lock()";
 
 impl Store {
     /// Begins a write transaction holding the store's write lock, waiting at most
@@ -33,8 +32,8 @@ impl Store {
     /// COMMITTED (named, whatever the database's default: under REPEATABLE READ the snapshot
     /// would be taken before the lock is granted), so every later statement's snapshot already
     /// sees whatever the previous holder committed; history `seq` values are therefore handed
-    /// out in commit order. The reference triggers of the schema take the same lock
-    /// (migrations/postgres/0003_order_references.sql). The session's `lock_timeout` bounds the
+    /// out in commit order. Changing the stored gap by hand takes the same lock (the settings
+    /// trigger). The session's `lock_timeout` bounds the
     /// wait (set once per connection rather than by `SET LOCAL` in each write: no extra round
     /// trip, and it bounds every other lock wait of the pool's sessions too).
     ///
@@ -51,8 +50,8 @@ impl Store {
             Backend::Sqlite => self.begin_sqlite_write().await,
             Backend::Postgres => {
                 let mut tx = self.pool.begin_with(POSTGRES_BEGIN_WRITE).await?;
-                let lock = sqlx::query(POSTGRES_TAKE_WRITE_LOCK).bind(POSTGRES_WRITE_LOCK);
-                lock.execute(&mut *tx).await.map_err(|e| self.bounds.classify_lock_wait(e))?;
+                let lock = (&mut *tx).execute(POSTGRES_TAKE_WRITE_LOCK).await;
+                lock.map_err(|e| self.bounds.classify_lock_wait(e))?;
                 Ok(WriteTx { tx, _gate: None })
             }
         }
@@ -79,6 +78,18 @@ impl Store {
     }
 }
 
+/// A PostgreSQL import's transaction, on its own connection (see `copy_import`), under the
+/// same lock as [`Store::begin_write`] takes.
+pub(super) async fn begin_postgres_import(
+    conn: &mut PgConnection,
+    bounds: Bounds,
+) -> Result<Transaction<'_, Postgres>> {
+    let mut tx = conn.begin_with(POSTGRES_BEGIN_WRITE).await?;
+    let lock = (&mut *tx).execute(POSTGRES_TAKE_WRITE_LOCK).await;
+    lock.map_err(|e| bounds.classify_lock_wait(e))?;
+    Ok(tx)
+}
+
 /// A write transaction, holding this process's write gate (SQLite) until it ends.
 pub(super) struct WriteTx {
     tx: Transaction<'static, Any>,
@@ -103,5 +114,19 @@ impl std::ops::Deref for WriteTx {
 impl std::ops::DerefMut for WriteTx {
     fn deref_mut(&mut self) -> &mut AnyConnection {
         &mut self.tx
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_schema_writes_the_write_locks_key_once_and_takes_the_lock_by_name() {
+        let migration = include_str!("../../migrations/postgres/0006_declared_references.sql");
+        assert_eq!(migration.matches("pg_advisory_xact_lock(").count(), 1, "{migration}");
+        assert!(migration.contains("CREATE FUNCTION orders_write_lock()"));
+        assert!(migration.contains("PERFORM orders_write_lock();"), "the settings trigger takes it by name");
+        assert!(POSTGRES_TAKE_WRITE_LOCK.contains("orders_write_lock()"));
     }
 }
