@@ -190,7 +190,7 @@ fn connect_url(backend: Backend, url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::SqliteSynchronous;
+    use crate::store::SqliteSynchronous;
 
     #[test]
     fn sqlite_files_are_created_unless_the_url_picks_a_mode() {

@@ -38,7 +38,6 @@ use std::time::Duration;
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{AnyPool, Executor as _};
 
-use crate::config::SqliteSynchronous;
 use crate::error::{Error, Result};
 
 pub use batch_import::SeedReport;
@@ -46,7 +45,7 @@ pub use idempotency::{
     CreateOnce, IDEMPOTENCY_KEYS_PER_SUBJECT, IDEMPOTENCY_TTL, IdempotencyKey, Remembered, StoredResponse,
 };
 pub use import_records::{ImportError, ImportReport};
-pub use options::StoreOptions;
+pub use options::{SqliteSynchronous, StoreOptions};
 pub use orders::OrderQuery;
 pub use rules::Rule;
 pub use tokens::{NewRefreshToken, RefreshGrant};

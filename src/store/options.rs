@@ -1,8 +1,8 @@
-//! How to open a store: [`StoreOptions`], which the configuration builds.
+//! How to open a store: [`StoreOptions`] (the configuration builds them: `config.rs`).
 
 use std::time::Duration;
 
-use crate::config::{Config, SqliteSynchronous};
+use serde::{Deserialize, Serialize};
 
 /// How to open a store.
 #[derive(Debug, Clone)]
@@ -12,7 +12,7 @@ pub struct StoreOptions {
     /// Apply pending migrations on open.
     pub auto_migrate: bool,
     /// The scheduling rule's minimum gap for a database that holds none yet (a new one); a
-    /// database that holds one keeps it (see [`Store::rule_notice`]).
+    /// database that holds one keeps it (see [`Store::rule_notice`](super::Store::rule_notice)).
     pub min_gap: Duration,
     /// How long a write waits for the write lock (zero: as long as it takes).
     pub lock_timeout: Duration,
@@ -22,20 +22,6 @@ pub struct StoreOptions {
     /// SQLite's `synchronous` setting: `Full` (a committed write survives a power loss) or
     /// `Normal` (it may not; faster).
     pub sqlite_synchronous: SqliteSynchronous,
-}
-
-impl StoreOptions {
-    /// The options a configuration asks for.
-    pub fn from_config(config: &Config) -> Self {
-        Self {
-            max_connections: config.database.max_connections.max(1),
-            auto_migrate: config.database.auto_migrate,
-            min_gap: config.rules.min_gap,
-            lock_timeout: config.database.lock_timeout,
-            statement_timeout: config.database.statement_timeout,
-            sqlite_synchronous: config.database.sqlite_synchronous,
-        }
-    }
 }
 
 impl Default for StoreOptions {
@@ -50,4 +36,14 @@ impl Default for StoreOptions {
             sqlite_synchronous: SqliteSynchronous::Full,
         }
     }
+}
+
+/// SQLite's `PRAGMA synchronous` in WAL mode (`database.sqlite_synchronous`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SqliteSynchronous {
+    /// Every commit is synced to disk before it is acknowledged.
+    Full,
+    /// Commits are synced at checkpoints only: faster, and a power loss can drop the last ones.
+    Normal,
 }

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use sqlx::{AnyConnection, AssertSqlSafe, Executor as _};
 
-use crate::config::SqliteSynchronous;
+use super::options::SqliteSynchronous;
 use crate::error::Error;
 
 /// Settings for every PostgreSQL connection (see `tune_postgres`).
