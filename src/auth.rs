@@ -16,7 +16,7 @@ use sha2::{Digest as _, Sha256};
 
 use crate::config::{AuthConfig, Config};
 use crate::domain::Timestamp;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, because};
 use crate::store::{NewRefreshToken, Store};
 
 /// The shortest secret accepted, in bytes.
@@ -198,7 +198,7 @@ impl Tokens {
     /// [`Error::Internal`] when signing fails.
     pub fn sign(&self, claims: &Claims) -> Result<String> {
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.encoding)
-            .map_err(|e| Error::Internal(format!("cannot sign a token: {e}")))
+            .map_err(|e| Error::Internal(because(format!("cannot sign a token: {e}"), e)))
     }
 
     /// Checks an access token: signature (HS256 only), `exp`, `nbf`, `iat`, `iss`, `aud`, role.
@@ -313,7 +313,7 @@ pub fn load_secret(config: &Config) -> Result<Vec<u8>> {
     match std::fs::read_to_string(&path) {
         Ok(text) => Ok(text.trim().as_bytes().to_vec()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => create_secret_file(&path),
-        Err(e) => Err(Error::Internal(format!("cannot read the JWT secret {}: {e}", path.display()))),
+        Err(e) => Err(Error::Internal(because(format!("cannot read the JWT secret {}: {e}", path.display()), e))),
     }
 }
 
@@ -323,14 +323,16 @@ fn secret_path() -> Result<PathBuf> {
         .filter(|d| !d.is_empty())
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".local/share")))
-        .ok_or_else(|| Error::Internal("neither XDG_DATA_HOME nor HOME is set: set auth.jwt_secret".to_owned()))?;
+        .ok_or_else(|| Error::Internal("neither XDG_DATA_HOME nor HOME is set: set auth.jwt_secret".into()))?;
     Ok(data.join("orders").join("jwt-secret"))
 }
 
 fn create_secret_file(path: &std::path::Path) -> Result<Vec<u8>> {
     use std::io::Write as _;
     use std::os::unix::fs::OpenOptionsExt as _;
-    let failed = |e: std::io::Error| Error::Internal(format!("cannot create the JWT secret {}: {e}", path.display()));
+    let failed = |e: std::io::Error| {
+        Error::Internal(because(format!("cannot create the JWT secret {}: {e}", path.display()), e))
+    };
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(failed)?;
     }

@@ -221,7 +221,7 @@ fn insert_statements(backend: Backend, batch: &[Pending], actor: &str) -> Result
         for service in &order.services {
             links.next_row().bind(order.id).push(", ").bind(service.id).push(")");
         }
-        let snapshot = serde_json::to_string(order).map_err(|e| Error::Internal(e.to_string()))?;
+        let snapshot = serde_json::to_string(order).map_err(|e| Error::Internal(e.into()))?;
         let row = events.next_row().bind(order.id).push(", ").bind_text(EventKind::Created.as_str()).push(", ");
         row.bind_text(actor).push(", ").bind(order.created_at.millis()).push(", ").bind_text(&snapshot).push(")");
     }
@@ -278,7 +278,7 @@ impl Store {
             }
             let new = NewOrder {
                 id: Some(id),
-                datetime: Some(Timestamp::parse(datetime).map_err(Error::Internal)?),
+                datetime: Some(Timestamp::parse(datetime).map_err(|e| Error::Internal(e.into()))?),
                 totalfee: Money::from_cents(cents),
                 services: vec![ServiceRef { id: service, name: None }],
             };

@@ -14,7 +14,7 @@ use sqlx::postgres::PgConnectOptions;
 
 use super::session::{Bounds, tune_postgres, tune_sqlite};
 use super::{Backend, Store, StoreOptions, lookups, reader};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, because};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
@@ -135,7 +135,7 @@ impl Store {
         };
         migrator.run(&self.pool).await.map_err(|e| match e {
             sqlx::migrate::MigrateError::Execute(e) => Error::from(e),
-            other => Error::Internal(format!("migration failed: {other}")),
+            other => Error::Internal(because(format!("migration failed: {other}"), other)),
         })
     }
 }
@@ -172,7 +172,7 @@ impl Store {
         };
         match tokio::time::timeout(reader::ACQUIRE_TIMEOUT, connect).await {
             Ok(conn) => conn.map(Some),
-            Err(_) => Err(Error::Unavailable("timed out connecting to the database".to_owned())),
+            Err(_) => Err(Error::Unavailable("timed out connecting to the database".into())),
         }
     }
 }

@@ -138,13 +138,13 @@ async fn stage(
 fn copy_row(out: &mut Vec<u8>, record: usize, order: &Order) -> Result<()> {
     use std::io::Write as _;
     let (id, datetime, cents) = (order.id, order.datetime.millis(), order.totalfee.cents());
-    let internal = |e: std::io::Error| Error::Internal(e.to_string());
+    let internal = |e: std::io::Error| Error::Internal(e.into());
     write!(out, "{record}\t{id}\t{datetime}\t{cents}\t{{").map_err(internal)?;
     for (i, service) in order.services.iter().enumerate() {
         write!(out, "{}{}", if i == 0 { "" } else { "," }, service.id).map_err(internal)?;
     }
     out.extend_from_slice(b"}\t");
-    let snapshot = serde_json::to_vec(order).map_err(|e| Error::Internal(e.to_string()))?;
+    let snapshot = serde_json::to_vec(order).map_err(|e| Error::Internal(e.into()))?;
     for part in snapshot.split_inclusive(|&b| b == b'\\') {
         out.extend_from_slice(part);
         if part.last() == Some(&b'\\') {

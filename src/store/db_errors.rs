@@ -2,7 +2,7 @@
 //! [`Error::Busy`], an unreachable database [`Error::Unavailable`], and what no caller handles
 //! where its meaning is known [`Error::Internal`].
 
-use crate::error::Error;
+use crate::error::{Error, because};
 
 impl From<sqlx::Error> for Error {
     /// The one place database failures are classified: a bounded wait that ran out (a lock,
@@ -15,26 +15,26 @@ impl From<sqlx::Error> for Error {
         {
             return Error::Busy(why.to_owned());
         }
-        match &err {
+        let unavailable = match &err {
             sqlx::Error::Io(_)
             | sqlx::Error::Tls(_)
             | sqlx::Error::PoolTimedOut
             | sqlx::Error::PoolClosed
-            | sqlx::Error::WorkerCrashed => Error::Unavailable(err.to_string()),
+            | sqlx::Error::WorkerCrashed
             // A connection cut during the handshake (a server going down, a proxy refusing)
             // surfaces as a protocol error: the database cannot be talked to.
-            sqlx::Error::Protocol(_) => Error::Unavailable(err.to_string()),
-            sqlx::Error::Database(db) if is_unavailable_code(db.code().as_deref()) => {
-                Error::Unavailable(db.message().to_owned())
-            }
+            | sqlx::Error::Protocol(_) => return Error::Unavailable(Box::new(err)),
+            sqlx::Error::Database(db) if is_unavailable_code(db.code().as_deref()) => db.message().to_owned(),
             // A database nobody migrated (auto_migrate off): say what to do.
             sqlx::Error::Database(db)
                 if db.code().as_deref() == Some("42P01") || db.message().starts_with("no such table") =>
             {
-                Error::Internal(format!("{} (is the database migrated? run `orders migrate`)", db.message()))
+                let text = format!("{} (is the database migrated? run `orders migrate`)", db.message());
+                return Error::Internal(because(text, err));
             }
-            _ => Error::Internal(err.to_string()),
-        }
+            _ => return Error::Internal(Box::new(err)),
+        };
+        Error::Unavailable(because(unavailable, err))
     }
 }
 
@@ -109,5 +109,13 @@ mod tests {
         assert!(!is_unavailable_code(None));
         let cut = sqlx::Error::Protocol("connection closed during the handshake".into());
         assert!(matches!(Error::from(cut), Error::Unavailable(_)));
+    }
+
+    #[test]
+    fn a_classified_database_error_keeps_its_cause_and_its_text() {
+        let err = Error::from(sqlx::Error::PoolTimedOut);
+        assert_eq!(err.to_string(), format!("database unavailable: {}", sqlx::Error::PoolTimedOut));
+        let cause = std::error::Error::source(&err).expect("the cause is kept");
+        assert!(cause.downcast_ref::<sqlx::Error>().is_some(), "{cause:?}");
     }
 }

@@ -35,8 +35,9 @@ const BATCH: usize = 32;
 /// alone would cap the rate at [`BATCH`] lookups per round trip to a distant database.
 const SLOTS: usize = 2;
 
-/// A queued lookup: the id, and where its answer goes.
-type Waiter = (i64, oneshot::Sender<Result<Option<Order>>>);
+/// A queued lookup: the id, and where its answer goes (a failed statement's error is shared by
+/// every lookup it answered).
+type Waiter = (i64, oneshot::Sender<Result<Option<Order>, Arc<Error>>>);
 
 /// The queued lookups and the statement slots.
 pub(super) struct Lookups {
@@ -79,7 +80,10 @@ impl Store {
         let (answer, answered) = oneshot::channel();
         self.lookups.waiting().push((id, answer));
         self.start_lookups();
-        answered.await.unwrap_or_else(|_| Err(Error::Internal(format!("the lookup of order {id} was abandoned"))))
+        match answered.await {
+            Ok(answer) => answer.map_err(owned),
+            Err(_) => Err(Error::Internal(format!("the lookup of order {id} was abandoned").into())),
+        }
     }
 
     /// Starts a statement task when lookups wait and a slot is free. (Outside a runtime, as
@@ -147,8 +151,9 @@ fn answer(mut batch: Vec<Waiter>, found: Result<Vec<Order>>) {
     let mut found = match found {
         Ok(found) => found,
         Err(err) => {
+            let err = Arc::new(err);
             for (_, answer) in batch {
-                let _ = answer.send(Err(err.clone()));
+                let _ = answer.send(Err(Arc::clone(&err)));
             }
             return;
         }
@@ -161,5 +166,41 @@ fn answer(mut batch: Vec<Waiter>, found: Result<Vec<Order>>) {
             None => None,
         };
         let _ = answer.send(Ok(order)); // the caller may have gone: nobody to tell
+    }
+}
+
+/// A failed statement's error as told to one lookup it answered: the error itself to the last
+/// one, the same kind of error with the same text to the others (a read fails as unavailable,
+/// busy or internal only).
+fn owned(shared: Arc<Error>) -> Error {
+    Arc::try_unwrap(shared).unwrap_or_else(|shared| match &*shared {
+        Error::Busy(why) => Error::Busy(why.clone()),
+        Error::Unavailable(_) => Error::Unavailable(Box::new(Shared(shared))),
+        _ => Error::Internal(Box::new(Shared(shared))),
+    })
+}
+
+/// A cause shared by several errors: says what the shared error's own cause says.
+#[derive(Debug)]
+struct Shared(Arc<Error>);
+
+impl Shared {
+    fn cause(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+        match &*self.0 {
+            Error::Unavailable(cause) | Error::Internal(cause) => &**cause,
+            other => other,
+        }
+    }
+}
+
+impl std::fmt::Display for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self.cause(), f)
+    }
+}
+
+impl std::error::Error for Shared {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.cause().source()
     }
 }

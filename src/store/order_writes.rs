@@ -167,7 +167,7 @@ pub(super) const SELECT_LAST_ORDER_ID: &str =
 
 /// The id after [`SELECT_LAST_ORDER_ID`]'s answer.
 pub(super) fn next_after(max: Option<i64>) -> Result<i64> {
-    max.unwrap_or(0).checked_add(1).ok_or_else(|| Error::Internal("order ids are exhausted".to_owned()))
+    max.unwrap_or(0).checked_add(1).ok_or_else(|| Error::Internal("order ids are exhausted".into()))
 }
 
 /// Inserts a new order (version 1) with its services and reads it back.

@@ -10,7 +10,7 @@ use super::services::require_services;
 use super::sql::Sql;
 use super::{Backend, Store};
 use crate::domain::{FieldError, Money, Order, OrderFilter, OrderKey, Service, SortOrder, Timestamp};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, because};
 
 /// One JSON text of an order's services, ascending by id; the aggregate differs by backend.
 macro_rules! services_json {
@@ -116,7 +116,7 @@ impl OrderRow {
     pub(super) fn into_order(self) -> Result<Order> {
         let services: Vec<Service> = match self.services.as_deref() {
             Some(json) => serde_json::from_str(json).map_err(|e| {
-                Error::Internal(format!("order {} has unreadable services {json:?}: {e}", self.order.id))
+                Error::Internal(because(format!("order {} has unreadable services {json:?}: {e}", self.order.id), e))
             })?,
             None => Vec::new(),
         };

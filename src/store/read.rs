@@ -52,7 +52,7 @@ mod tests {
         let value = store
             .read(|_| {
                 let call = calls.fetch_add(1, SeqCst);
-                Box::pin(async move { if call == 0 { Err(Error::Unavailable("gone".to_owned())) } else { Ok(call) } })
+                Box::pin(async move { if call == 0 { Err(Error::Unavailable("gone".into())) } else { Ok(call) } })
             })
             .await
             .unwrap();
@@ -61,7 +61,7 @@ mod tests {
         let failed = store
             .read(|_| {
                 calls.fetch_add(1, SeqCst);
-                Box::pin(async { Err::<(), _>(Error::Internal("a bad statement".to_owned())) })
+                Box::pin(async { Err::<(), _>(Error::Internal("a bad statement".into())) })
             })
             .await;
         assert!(matches!(failed, Err(Error::Internal(_))));

@@ -54,8 +54,8 @@ impl Stash {
         }
         let permit = tokio::time::timeout(ACQUIRE_TIMEOUT, Arc::clone(&self.permits).acquire_owned())
             .await
-            .map_err(|_| Error::Unavailable("timed out waiting for a database connection".to_owned()))?
-            .map_err(|_| Error::Unavailable("the store is closed".to_owned()))?;
+            .map_err(|_| Error::Unavailable("timed out waiting for a database connection".into()))?
+            .map_err(|_| Error::Unavailable("the store is closed".into()))?;
         let idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner).pop();
         let conn = match idle {
             Some(conn) => conn,

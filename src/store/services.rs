@@ -50,7 +50,7 @@ impl Store {
                     None => sqlx::query_scalar::<_, Option<i64>>(SELECT_LOWEST_FREE_SERVICE_ID)
                         .fetch_one(&mut *tx)
                         .await?
-                        .ok_or_else(|| Error::Internal("service ids are exhausted".to_owned()))?,
+                        .ok_or_else(|| Error::Internal("service ids are exhausted".into()))?,
                 }
             }
         };
