@@ -5,7 +5,8 @@
 //! (PostgreSQL and this process took turns: of 28 s for 1M orders, PostgreSQL worked 21 s and
 //! this process 7.7 s). COPY streams instead: the database stores rows while the next ones are
 //! parsed, and the writes are then what PostgreSQL does for an `INSERT … SELECT` of its own
-//! (bench/sql/import_floor.sql).
+//! (bench/sql/import_floor.sql). With the foreign keys declared again and the rule's exclusion
+//! constraint, 1M orders took 69.2 s against that floor's 62.9 s (1.10x, 2 shared cores).
 //!
 //! The first bad record is the one writing record by record would have named: a record that
 //! cannot become an order ends the stream (the ones before it are still checked); the staged
