@@ -20,7 +20,7 @@ pub use secret::load_secret;
 
 use crate::config::AuthConfig;
 use crate::domain::Timestamp;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, because};
 use crate::store::{NewRefreshToken, Store};
 
 /// The shortest secret accepted, in bytes.
@@ -135,7 +135,7 @@ impl Tokens {
     /// [`Error::Internal`] when signing fails.
     pub fn sign(&self, claims: &Claims) -> Result<String> {
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.encoding)
-            .map_err(|e| Error::Internal(format!("cannot sign a token: {e}")))
+            .map_err(|e| Error::Internal(because(format!("cannot sign a token: {e}"), e)))
     }
 
     /// Checks an access token: signature (HS256 only), `exp`, `nbf`, `iat`, `iss`, `aud`, role.

@@ -8,6 +8,8 @@ use std::time::Duration;
 use bytesize::ByteSize;
 use serde::{Deserialize, Serialize, Serializer};
 
+use crate::store::{SqliteSynchronous, StoreOptions};
+
 /// The documented defaults, which are also the built-in ones.
 pub const DEFAULTS: &str = include_str!("../orders.toml");
 
@@ -48,14 +50,18 @@ pub struct DatabaseConfig {
     pub sqlite_synchronous: SqliteSynchronous,
 }
 
-/// `database.sqlite_synchronous`: SQLite's `PRAGMA synchronous` in WAL mode.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SqliteSynchronous {
-    /// Every commit is synced to disk before it is acknowledged.
-    Full,
-    /// Commits are synced at checkpoints only: faster, and a power loss can drop the last ones.
-    Normal,
+impl StoreOptions {
+    /// The options a configuration asks for (the store reads no configuration itself).
+    pub fn from_config(config: &Config) -> Self {
+        Self {
+            max_connections: config.database.max_connections.max(1),
+            auto_migrate: config.database.auto_migrate,
+            min_gap: config.rules.min_gap,
+            lock_timeout: config.database.lock_timeout,
+            statement_timeout: config.database.statement_timeout,
+            sqlite_synchronous: config.database.sqlite_synchronous,
+        }
+    }
 }
 
 /// `[server]`.

@@ -1,13 +1,14 @@
 //! The crate's one error type. Each boundary classifies it once: `api::error` into an HTTP
 //! status and problem body, `main` into an exit code, the dashboard into its status bar.
 
+use std::fmt;
 use std::time::Duration;
 
 use crate::domain::schedule::format_gap;
 use crate::domain::{FieldError, Timestamp};
 
 /// Everything that can go wrong in library code.
-#[derive(Debug, Clone, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// No such order, service or other record.
     #[error("{what} {id} not found")]
@@ -77,14 +78,42 @@ pub enum Error {
     Forbidden(String),
     /// The database cannot be reached.
     #[error("database unavailable: {0}")]
-    Unavailable(String),
+    Unavailable(#[source] Cause),
     /// The server or database is busy: a write did not get the write lock in time, every
     /// stream slot is taken. Worth trying again shortly; the message is safe to show.
     #[error("{0}")]
     Busy(String),
     /// A bug or an unexpected failure; the cause goes to the log, never to a client.
     #[error("internal error: {0}")]
-    Internal(String),
+    Internal(#[source] Cause),
+}
+
+/// What caused an [`Error::Unavailable`] or an [`Error::Internal`], kept for the log: a
+/// library's error, or a text (`"…".into()`), or [`because`] for both.
+pub type Cause = Box<dyn std::error::Error + Send + Sync>;
+
+/// A cause in the crate's own words (`text`, which usually quotes the source), keeping the
+/// source error it came from.
+pub fn because(text: impl Into<String>, source: impl Into<Cause>) -> Cause {
+    Box::new(Because { text: text.into(), source: source.into() })
+}
+
+#[derive(Debug)]
+struct Because {
+    text: String,
+    source: Cause,
+}
+
+impl fmt::Display for Because {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl std::error::Error for Because {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.source)
+    }
 }
 
 /// The crate's result.

@@ -47,8 +47,8 @@ async fn ready(req: &Req) -> ApiResult {
     req.limit_by_address()?;
     match tokio::time::timeout(READY_TIMEOUT, req.state.store.ping()).await {
         Ok(Ok(())) => json(StatusCode::OK, &json!({ "status": "ready" })),
-        Ok(Err(err)) => Err(Error::Unavailable(err.to_string()).into()),
-        Err(_) => Err(Error::Unavailable("the database did not answer in time".to_owned()).into()),
+        Ok(Err(err)) => Err(Error::Unavailable(Box::new(err)).into()),
+        Err(_) => Err(Error::Unavailable("the database did not answer in time".into()).into()),
     }
 }
 

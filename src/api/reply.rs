@@ -25,7 +25,8 @@ pub fn json<T: Serialize>(status: StatusCode, value: &T) -> ApiResult {
     // Room for one order (~400 bytes) up front: grown from empty, the buffer was reallocated
     // six times for it.
     let mut body = Vec::with_capacity(512);
-    serde_json::to_writer(&mut body, value).map_err(|e| crate::Error::Internal(format!("cannot render JSON: {e}")))?;
+    serde_json::to_writer(&mut body, value)
+        .map_err(|e| crate::Error::Internal(crate::error::because(format!("cannot render JSON: {e}"), e)))?;
     Ok(with_status(status, body, "application/json"))
 }
 

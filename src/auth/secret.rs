@@ -1,6 +1,7 @@
 //! The secret tokens are signed with: configured (`auth.jwt_secret`), or generated once into an
 //! owner-only file.
 
+use crate::error::because;
 use std::path::PathBuf;
 
 use base64::Engine as _;
@@ -22,7 +23,7 @@ pub fn load_secret(config: &Config) -> Result<Vec<u8>> {
     match std::fs::read_to_string(&path) {
         Ok(text) => Ok(text.trim().as_bytes().to_vec()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => create_secret_file(&path),
-        Err(e) => Err(Error::Internal(format!("cannot read the JWT secret {}: {e}", path.display()))),
+        Err(e) => Err(Error::Internal(because(format!("cannot read the JWT secret {}: {e}", path.display()), e))),
     }
 }
 
@@ -32,14 +33,18 @@ fn secret_path() -> Result<PathBuf> {
         .filter(|d| !d.is_empty())
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".local/share")))
-        .ok_or_else(|| Error::Internal("neither XDG_DATA_HOME nor HOME is set: set auth.jwt_secret".to_owned()))?;
+        .ok_or_else(|| {
+            Error::Internal("neither XDG_DATA_HOME nor HOME is set: set auth.jwt_secret".to_owned().into())
+        })?;
     Ok(data.join("orders").join("jwt-secret"))
 }
 
 fn create_secret_file(path: &std::path::Path) -> Result<Vec<u8>> {
     use std::io::Write as _;
     use std::os::unix::fs::OpenOptionsExt as _;
-    let failed = |e: std::io::Error| Error::Internal(format!("cannot create the JWT secret {}: {e}", path.display()));
+    let failed = |e: std::io::Error| {
+        Error::Internal(because(format!("cannot create the JWT secret {}: {e}", path.display()), e))
+    };
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(failed)?;
     }

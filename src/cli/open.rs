@@ -31,23 +31,8 @@ pub(super) async fn with_command_store<T, E: From<crate::Error>>(
     config: &Config,
     command: impl AsyncFnOnce(&Store) -> Result<T, E>,
 ) -> Result<T, E> {
-    let store = open_store_for_command(config).await?;
+    let store = open_store(config).await?;
     let result = command(&store).await;
     store.close().await;
     result
-}
-
-/// Opens the configured store for one script command, with one connection: such a command never
-/// runs two statements at once, and each new PostgreSQL connection costs a TLS handshake that
-/// stalls twice on a delayed ACK (~90 ms; sqlx 0.9.0 does not set TCP_NODELAY, sqlx issue
-/// 4335). With the pool's default, `orders get` opened a second connection while the first was
-/// still being handed back, and took 0.19 s instead of 0.1 s.
-///
-/// # Errors
-/// When the URL is invalid or the database unreachable.
-async fn open_store_for_command(config: &Config) -> crate::Result<Store> {
-    let options = StoreOptions { max_connections: 1, ..StoreOptions::from_config(config) };
-    let store = Store::connect(config.database.url.expose(), &options).await?;
-    warn_once(&store);
-    Ok(store)
 }

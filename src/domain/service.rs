@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::parse_id;
+use super::id::parse_id;
 
 /// A catalogue entry: an id and a unique (case-insensitively) name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

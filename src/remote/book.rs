@@ -4,6 +4,7 @@
 //! classified. Listings page with keyset cursors, at most [`PAGE`] orders a request, so a
 //! stream of a million orders holds one page at a time and each request stays short.
 
+use crate::error::because;
 use std::sync::Arc;
 
 use futures_util::StreamExt as _;
@@ -276,7 +277,9 @@ impl OrderBook for RemoteBook {
                 return Ok(events);
             };
             query = serde_urlencoded::from_str::<Vec<(String, String)>>(next)
-                .map_err(|e| Error::Internal(format!("the API handed out an unreadable history link: {e}")))?
+                .map_err(|e| {
+                    Error::Internal(because(format!("the API handed out an unreadable history link: {e}"), e))
+                })?
                 .into_iter()
                 .filter_map(|(name, value)| match name.as_str() {
                     "after" => Some(("after", value)),

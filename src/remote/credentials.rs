@@ -4,6 +4,7 @@
 //! file in the same directory, renamed over it) and is mode 0600 from the moment it exists,
 //! so no other user can ever read a token from it. Tokens never appear in `Debug` output.
 
+use crate::error::because;
 use std::fmt;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -83,7 +84,9 @@ impl CredentialsFile {
         // The parser's message may quote the file's text, token included: only its position.
         toml::from_str(&text).map(Some).map_err(|e| {
             let at = e.span().map(|span| format!(" at byte {}", span.start)).unwrap_or_default();
-            Error::Internal(format!("{} is not a credentials file{at}: run `orders login URL` again", self.describe()))
+            Error::Internal(
+                format!("{} is not a credentials file{at}: run `orders login URL` again", self.describe()).into(),
+            )
         })
     }
 
@@ -94,8 +97,8 @@ impl CredentialsFile {
     /// # Errors
     /// [`Error::Internal`] when the directory or the file cannot be written.
     pub fn store(&self, credentials: &Credentials) -> Result<()> {
-        let text =
-            toml::to_string(credentials).map_err(|e| Error::Internal(format!("cannot render credentials: {e}")))?;
+        let text = toml::to_string(credentials)
+            .map_err(|e| Error::Internal(because(format!("cannot render credentials: {e}"), e)))?;
         let dir = self.path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
         create_private_dir(dir).map_err(|e| self.failed("create the directory of", &e))?;
         // tempfile creates the file with mode 0600 (O_EXCL, never following a link).
@@ -128,7 +131,10 @@ impl CredentialsFile {
     }
 
     fn failed(&self, doing: &str, e: &std::io::Error) -> Error {
-        Error::Internal(format!("cannot {doing} {}: {e}", self.describe()))
+        Error::Internal(because(
+            format!("cannot {doing} {}: {e}", self.describe()),
+            std::io::Error::new(e.kind(), e.to_string()),
+        ))
     }
 }
 
@@ -140,7 +146,7 @@ fn location(xdg_config_home: Option<std::ffi::OsString>, home: Option<std::ffi::
         .filter(|dir| dir.is_absolute())
         .or_else(|| home.filter(|h| !h.is_empty()).map(|home| PathBuf::from(home).join(".config")))
         .ok_or_else(|| {
-            Error::Internal("neither XDG_CONFIG_HOME nor HOME is set: nowhere to keep a login".to_owned())
+            Error::Internal("neither XDG_CONFIG_HOME nor HOME is set: nowhere to keep a login".to_owned().into())
         })?;
     Ok(config.join("orders").join("credentials.toml"))
 }

@@ -2,6 +2,7 @@
 //! Failures to reach the API or to read its answer become [`Error::Unavailable`] naming the
 //! URL; answers that are not a success become the crate's errors through [`super::problem`].
 
+use crate::error::because;
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
@@ -38,7 +39,7 @@ impl Http {
             .timeout(REQUEST_TIMEOUT)
             .user_agent(concat!("orders/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| Error::Internal(format!("cannot build the HTTP client: {e}")))?;
+            .map_err(|e| Error::Internal(because(format!("cannot build the HTTP client: {e}"), e)))?;
         Ok(Self { base: trimmed.to_owned(), client })
     }
 
@@ -94,7 +95,7 @@ impl Http {
     pub(super) async fn json<T: DeserializeOwned>(&self, response: reqwest::Response) -> Result<T> {
         let body = response.bytes().await.map_err(|e| self.unreachable(&e))?;
         serde_json::from_slice(&body)
-            .map_err(|e| Error::Internal(format!("the API at {} answered unreadable JSON: {e}", self.base)))
+            .map_err(|e| Error::Internal(because(format!("the API at {} answered unreadable JSON: {e}", self.base), e)))
     }
 
     /// A transport failure, naming the API and the innermost cause (never a token: requests
@@ -105,7 +106,7 @@ impl Http {
             cause = inner;
         }
         let what = if err.is_timeout() { "did not answer in time" } else { "cannot be reached" };
-        Error::Unavailable(format!("the API at {} {what} ({cause})", self.base))
+        Error::Unavailable(format!("the API at {} {what} ({cause})", self.base).into())
     }
 }
 

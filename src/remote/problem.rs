@@ -69,14 +69,14 @@ pub fn classify(status: u16, body: &[u8], context: &Context, api: &str) -> Error
         (403, _) => Error::Forbidden(detail),
         (404, _) => match context.record {
             Some((what, id)) if detail != "no such route" => Error::NotFound { what, id },
-            _ => Error::Internal(format!("the API at {api} has no such route: is it an older orders serve?")),
+            _ => Error::Internal(format!("the API at {api} has no such route: is it an older orders serve?").into()),
         },
-        (409, "schedule-conflict") => schedule(&problem).unwrap_or(Error::Internal(detail)),
+        (409, "schedule-conflict") => schedule(&problem).unwrap_or(Error::Internal(detail.into())),
         (409, "duplicate") => Error::Duplicate(detail),
         (409, "in-use") => Error::InUse(detail),
         (412, _) => match (context.record, context.expected_version, problem.current_version) {
             (Some((_, id)), Some(expected), Some(actual)) => Error::Stale { id, expected, actual },
-            _ => Error::Internal(detail),
+            _ => Error::Internal(detail.into()),
         },
         (422, "validation") => {
             Error::Invalid(problem.errors.into_iter().map(|e| FieldError::new(e.field, e.message)).collect())
@@ -84,11 +84,11 @@ pub fn classify(status: u16, body: &[u8], context: &Context, api: &str) -> Error
         (400 | 422, _) => Error::invalid("request", detail),
         (429, _) => Error::Busy(detail),
         (503, _) if detail == DATABASE_UNAVAILABLE => {
-            Error::Unavailable(format!("the API at {api} cannot reach its database"))
+            Error::Unavailable(format!("the API at {api} cannot reach its database").into())
         }
         // The write lock not had in time, every stream slot taken: the server's own message.
         (503, _) => Error::Busy(detail),
-        _ => Error::Internal(detail),
+        _ => Error::Internal(detail.into()),
     }
 }
 
@@ -153,7 +153,7 @@ mod tests {
         assert!(matches!(classified(429, &json!({}), Context::default()), Error::Busy(_)));
         let down = json!({"type": "unavailable", "detail": DATABASE_UNAVAILABLE});
         assert!(
-            matches!(classified(503, &down, Context::default()), Error::Unavailable(m) if m.contains("http://api"))
+            matches!(classified(503, &down, Context::default()), Error::Unavailable(m) if m.to_string().contains("http://api"))
         );
         let busy = json!({"type": "unavailable", "detail": "64 streamed listings are running"});
         assert!(matches!(classified(503, &busy, Context::default()), Error::Busy(m) if m.starts_with("64 streamed")));

@@ -75,7 +75,7 @@ fn timestamp(text: &str) -> Result<Timestamp> {
 }
 
 fn unreadable(why: impl std::fmt::Display) -> Error {
-    Error::Internal(format!("the API answered an unreadable record: {why}"))
+    Error::Internal(format!("the API answered an unreadable record: {why}").into())
 }
 
 /// `POST /orders`'s body.

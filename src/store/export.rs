@@ -62,7 +62,7 @@ struct ExportRow {
 impl ExportRow {
     fn into_order(self, names: &HashMap<i64, String>) -> Result<Order> {
         let id = self.order.id();
-        let unreadable = |what: &str| Error::Internal(format!("order {id} has {what} {:?}", self.service_ids));
+        let unreadable = |what: &str| Error::Internal(format!("order {id} has {what} {:?}", self.service_ids).into());
         let mut services = Vec::with_capacity(2);
         for service in self.service_ids.as_deref().unwrap_or_default().split(',').filter(|s| !s.is_empty()) {
             let service: i64 = service.parse().map_err(|_| unreadable("unreadable service ids"))?;

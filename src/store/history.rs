@@ -19,7 +19,7 @@ struct EventRow {
 
 impl EventRow {
     fn into_event(self) -> Result<Event> {
-        let bad = |what: &str| Error::Internal(format!("history event {} has an unreadable {what}", self.seq));
+        let bad = |what: &str| Error::Internal(format!("history event {} has an unreadable {what}", self.seq).into());
         Ok(Event {
             seq: self.seq,
             order_id: self.order_id,
@@ -42,7 +42,7 @@ pub(super) use insert_history;
 
 /// Records `kind` for `order` (as it is after the change) inside the change's transaction.
 pub(super) async fn append_event(conn: &mut AnyConnection, kind: EventKind, order: &Order, actor: &str) -> Result<()> {
-    let snapshot = serde_json::to_string(order).map_err(|e| Error::Internal(e.to_string()))?;
+    let snapshot = serde_json::to_string(order).map_err(|e| Error::Internal(e.into()))?;
     // The instant of the write the event records: the order's own, so `at` equals its
     // `updated_at`; a delete has no such field.
     let at = match kind {

@@ -15,7 +15,7 @@ use sqlx::AnyConnection;
 
 use super::{PURGE_BATCH, Store};
 use crate::domain::{NewOrder, Order, Timestamp};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, because};
 
 /// How long a key is remembered.
 pub const IDEMPOTENCY_TTL: Duration = Duration::from_secs(24 * 3600);
@@ -77,8 +77,9 @@ struct KeyRow {
 impl KeyRow {
     fn into_remembered(self) -> Result<Remembered> {
         let headers = serde_json::from_str(&self.headers)
-            .map_err(|e| Error::Internal(format!("unreadable idempotency headers: {e}")))?;
-        let status = u16::try_from(self.status).map_err(|e| Error::Internal(format!("bad stored status: {e}")))?;
+            .map_err(|e| Error::Internal(because(format!("unreadable idempotency headers: {e}"), e)))?;
+        let status =
+            u16::try_from(self.status).map_err(|e| Error::Internal(because(format!("bad stored status: {e}"), e)))?;
         Ok(Remembered {
             request_hash: self.request_hash,
             response: StoredResponse { status, headers, body: self.body },
@@ -115,7 +116,7 @@ async fn insert(conn: &mut AnyConnection, key: &IdempotencyKey, response: &Store
     .bind(PURGE_BATCH)
     .execute(&mut *conn)
     .await?;
-    let headers = serde_json::to_string(&response.headers).map_err(|e| Error::Internal(e.to_string()))?;
+    let headers = serde_json::to_string(&response.headers).map_err(|e| Error::Internal(e.into()))?;
     sqlx::query(
         "INSERT INTO idempotency_keys (subject, key, request_hash, status, headers, body, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (subject, key) DO UPDATE SET \

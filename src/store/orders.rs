@@ -1,20 +1,16 @@
-//! Orders: reads (one, a page, a stream) and the checked writes (create, update, delete),
-//! each write one transaction under the store's write lock with its history event.
-
-use std::time::Duration;
+//! Orders read: one, a page, a stream, a count; and the SQL every read and write of orders
+//! shares (their columns, the services as one JSON text, the heads of their inserts).
 
 use futures_util::future::BoxFuture;
 use futures_util::{Stream, TryStreamExt as _};
 use sqlx::FromRow;
 use sqlx::{AnyConnection, Connection as _};
 
-use super::history::append_event;
+use super::services::require_services;
 use super::sql::Sql;
 use super::{Backend, Store};
-use crate::domain::{
-    EventKind, FieldError, Money, NewOrder, Order, OrderFilter, OrderKey, OrderPatch, Service, SortOrder, Timestamp,
-};
-use crate::error::{Error, Result};
+use crate::domain::{FieldError, Money, Order, OrderFilter, OrderKey, Service, SortOrder, Timestamp};
+use crate::error::{Error, Result, because};
 
 /// One JSON text of an order's services, ascending by id; the aggregate differs by backend.
 macro_rules! services_json {
@@ -66,21 +62,6 @@ macro_rules! select_orders {
     };
 }
 
-/// The scheduling rule's check: the nearest order closer than the stored minimum gap to a
-/// datetime (bound three times: $1, $2 and $4), other than the order $3, with the gap.
-/// The gap is read in the same statement (an uncorrelated subquery, evaluated once), so the
-/// check follows the database's rule as of this write; the window is then a range search on
-/// `orders_datetime_id`. With no gap stored (or 0) the window is empty.
-pub(super) const NEAREST_IN_WINDOW: &str = "SELECT id, datetime, (SELECT min_gap_ms FROM settings WHERE id = 1) \
-     FROM orders WHERE datetime > $1 - (SELECT min_gap_ms FROM settings WHERE id = 1) \
-     AND datetime < $2 + (SELECT min_gap_ms FROM settings WHERE id = 1) AND id <> $3 \
-     ORDER BY abs(datetime - $4), id LIMIT 1";
-
-/// Stands for the conflicting order's id in an [`Error::Schedule`] raised by the schema's rule
-/// (which does not say which order it conflicts with) until [`Store::named`] looks it up. No
-/// order has it (ids start at 1), and no such error leaves the store.
-const UNNAMED: i64 = 0;
-
 /// A page of a listing.
 #[derive(Debug, Clone, Default)]
 pub struct OrderQuery {
@@ -125,17 +106,17 @@ impl OrderColumns {
 
 /// An order with its services as one JSON text.
 #[derive(FromRow)]
-struct OrderRow {
+pub(super) struct OrderRow {
     #[sqlx(flatten)]
     order: OrderColumns,
     services: Option<String>,
 }
 
 impl OrderRow {
-    fn into_order(self) -> Result<Order> {
+    pub(super) fn into_order(self) -> Result<Order> {
         let services: Vec<Service> = match self.services.as_deref() {
             Some(json) => serde_json::from_str(json).map_err(|e| {
-                Error::Internal(format!("order {} has unreadable services {json:?}: {e}", self.order.id))
+                Error::Internal(because(format!("order {} has unreadable services {json:?}: {e}", self.order.id), e))
             })?,
             None => Vec::new(),
         };
@@ -290,175 +271,6 @@ impl Store {
         })
         .await
     }
-
-    /// Creates an order, checking the scheduling rule in the same transaction.
-    ///
-    /// # Errors
-    /// [`Error::Invalid`] for an unknown service, [`Error::Schedule`] when another order is
-    /// within the minimum gap.
-    pub async fn create_order(&self, new: &NewOrder, actor: &str) -> Result<Order> {
-        let created = async {
-            let mut tx = self.begin_write().await?;
-            let order = self.create_in(&mut tx, new, actor).await?;
-            tx.commit().await?;
-            Ok(order)
-        };
-        self.named(created.await, None).await
-    }
-
-    /// The create itself, inside a write transaction the caller commits.
-    pub(super) async fn create_in(&self, tx: &mut AnyConnection, new: &NewOrder, actor: &str) -> Result<Order> {
-        let service_ids: Vec<i64> = new.services.iter().map(|s| s.id).collect();
-        require_services(tx, self.backend, &service_ids).await?;
-        let datetime = new.datetime.unwrap_or_else(Timestamp::now);
-        self.check_gap(tx, datetime, None).await?;
-        let id = match new.id {
-            Some(id) => {
-                refuse_seen_id(tx, id).await?;
-                id
-            }
-            None => next_order_id(tx).await?,
-        };
-        let order = insert_order(tx, self.backend, id, datetime, new.totalfee, &service_ids).await?;
-        append_event(tx, EventKind::Created, &order, actor).await?;
-        Ok(order)
-    }
-
-    /// Changes the fields `patch` gives; the scheduling rule is checked against every other
-    /// order even when the datetime stays.
-    ///
-    /// # Errors
-    /// [`Error::Invalid`] for an unknown service, [`Error::NotFound`], [`Error::Stale`] when
-    /// `if_version` is not the stored version, [`Error::Schedule`].
-    pub async fn update_order(
-        &self,
-        id: i64,
-        patch: &OrderPatch,
-        if_version: Option<i64>,
-        actor: &str,
-    ) -> Result<Order> {
-        let updated = self.update_in(id, patch, if_version, actor).await;
-        self.named(updated, Some(id)).await
-    }
-
-    /// [`Store::update_order`] in its transaction; a conflict the schema found is unnamed.
-    async fn update_in(&self, id: i64, patch: &OrderPatch, if_version: Option<i64>, actor: &str) -> Result<Order> {
-        let mut tx = self.begin_write().await?;
-        if let Some(services) = &patch.services {
-            require_services(&mut tx, self.backend, services).await?;
-        }
-        let current = fetch_current(&mut tx, self.backend, id, if_version).await?;
-        let datetime = patch.datetime.unwrap_or(current.datetime);
-        self.check_gap(&mut tx, datetime, Some(id)).await?;
-        let totalfee = patch.totalfee.unwrap_or(current.totalfee);
-        sqlx::query(
-            "UPDATE orders SET datetime = $1, totalfee_cents = $2, version = version + 1, updated_at = $3 WHERE id = $4",
-        )
-        .bind(datetime.millis())
-        .bind(totalfee.cents())
-        .bind(Timestamp::now().millis())
-        .bind(id)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| unnamed_conflict(e, datetime))?;
-        if let Some(services) = &patch.services {
-            sqlx::query("DELETE FROM order_services WHERE order_id = $1").bind(id).execute(&mut *tx).await?;
-            link_services(&mut tx, self.backend, id, services).await?;
-        }
-        let order = fetch_order(&mut tx, self.backend, id).await?.ok_or(Error::NotFound { what: "order", id })?;
-        append_event(&mut tx, EventKind::Updated, &order, actor).await?;
-        tx.commit().await?;
-        Ok(order)
-    }
-
-    /// Deletes an order; its history stays.
-    ///
-    /// # Errors
-    /// [`Error::NotFound`], [`Error::Stale`] when `if_version` is not the stored version.
-    pub async fn delete_order(&self, id: i64, if_version: Option<i64>, actor: &str) -> Result<Order> {
-        let mut tx = self.begin_write().await?;
-        let order = fetch_current(&mut tx, self.backend, id, if_version).await?;
-        sqlx::query("DELETE FROM orders WHERE id = $1").bind(id).execute(&mut *tx).await?;
-        append_event(&mut tx, EventKind::Deleted, &order, actor).await?;
-        tx.commit().await?;
-        Ok(order)
-    }
-
-    /// The scheduling rule: fails with the nearest order closer than the database's minimum
-    /// gap to `datetime`, other than `except`. A range lookup on `orders_datetime_id`, so its
-    /// cost does not grow with the table; the schema checks the write again (see `rules`).
-    pub(super) async fn check_gap(
-        &self,
-        conn: &mut AnyConnection,
-        datetime: Timestamp,
-        except: Option<i64>,
-    ) -> Result<()> {
-        match nearest_conflict(conn, datetime, except).await? {
-            None => Ok(()),
-            Some(conflict) => Err(conflict),
-        }
-    }
-
-    /// A write's result, with a conflict the schema found (see [`unnamed_conflict`]) named:
-    /// once the write's transaction has ended, the nearest conflicting order (other than
-    /// `except`) is looked up. Should it be gone by then (the concurrent write that caused the
-    /// conflict was deleted or moved since), the write is worth trying again.
-    pub(super) async fn named<T>(&self, result: Result<T>, except: Option<i64>) -> Result<T> {
-        match result {
-            Err(Error::Schedule { conflicting_id: UNNAMED, datetime, .. }) => {
-                let found = self.read(|conn| Box::pin(nearest_conflict(conn, datetime, except))).await?;
-                Err(found.unwrap_or_else(|| {
-                    Error::Busy("a concurrent write conflicted with this one and is gone now; try again".to_owned())
-                }))
-            }
-            other => other,
-        }
-    }
-}
-
-/// The nearest order closer than the stored minimum gap to `datetime` (other than `except`),
-/// as the [`Error::Schedule`] that names it.
-async fn nearest_conflict(conn: &mut AnyConnection, datetime: Timestamp, except: Option<i64>) -> Result<Option<Error>> {
-    let at = datetime.millis();
-    let nearest: Option<(i64, i64, i64)> = sqlx::query_as(NEAREST_IN_WINDOW)
-        .bind(at)
-        .bind(at)
-        .bind(except.unwrap_or(UNNAMED))
-        .bind(at)
-        .fetch_optional(conn)
-        .await?;
-    Ok(nearest.map(|(conflicting_id, conflicting, gap)| Error::Schedule {
-        conflicting_id,
-        conflicting_datetime: Timestamp::from_millis(conflicting),
-        datetime,
-        min_gap: super::rules::gap_from_millis(gap),
-    }))
-}
-
-/// A write of an order at `datetime` that the schema's rule refused, as a schedule conflict
-/// still to be named ([`Store::named`]: the schema does not say which order it conflicts
-/// with); any other failure as it classifies.
-pub(super) fn unnamed_conflict(err: sqlx::Error, datetime: Timestamp) -> Error {
-    if super::rules::is_gap_violation(&err) {
-        Error::Schedule { conflicting_id: UNNAMED, conflicting_datetime: datetime, datetime, min_gap: Duration::ZERO }
-    } else {
-        err.into()
-    }
-}
-
-/// The order as stored now, after checking the caller's version.
-async fn fetch_current(conn: &mut AnyConnection, backend: Backend, id: i64, if_version: Option<i64>) -> Result<Order> {
-    let order = fetch_order(conn, backend, id).await?.ok_or(Error::NotFound { what: "order", id })?;
-    match if_version {
-        Some(expected) if expected != order.version => Err(Error::Stale { id, expected, actual: order.version }),
-        _ => Ok(order),
-    }
-}
-
-/// One order, inside a write: [`fetch_orders`] with its one id (the statement a lone lookup
-/// sends too).
-async fn fetch_order(conn: &mut AnyConnection, backend: Backend, id: i64) -> Result<Option<Order>> {
-    Ok(fetch_orders(conn, backend, &[id]).await?.pop())
 }
 
 /// The orders among `ids` (in no particular order; an id asked twice is read once).
@@ -475,205 +287,10 @@ pub(super) fn fetch_orders<'c>(
     })
 }
 
-/// Fails with a field error naming every service id that is not in the catalogue.
-async fn require_services(conn: &mut AnyConnection, backend: Backend, ids: &[i64]) -> Result<()> {
-    let mut sql = Sql::new(backend, "SELECT id FROM services WHERE id IN (");
-    sql.bind_list(ids).push(")");
-    let found: Vec<i64> = sql.query_scalar().fetch_all(conn).await?;
-    let missing: Vec<String> = ids.iter().filter(|id| !found.contains(id)).map(ToString::to_string).collect();
-    if missing.is_empty() {
-        Ok(())
-    } else {
-        Err(Error::invalid("services", format!("unknown service id {}", missing.join(", "))))
-    }
-}
-
-/// Whether history has seen an order id: an order has it, or had it (SPEC section 8: ids are
-/// never reused, so an old `ETag` never matches another order). Two primary-key lookups.
-pub(super) const SELECT_ID_SEEN: &str = "SELECT 1 WHERE EXISTS (SELECT 1 FROM orders WHERE id = $1) \
-     OR EXISTS (SELECT 1 FROM history WHERE order_id = $2)";
-
-/// Fails with [`Error::Duplicate`] when history has seen `id`.
-async fn refuse_seen_id(conn: &mut AnyConnection, id: i64) -> Result<()> {
-    if id_seen(conn, id).await? {
-        return Err(Error::Duplicate(format!("order {id} already exists or existed (ids are never reused)")));
-    }
-    Ok(())
-}
-
-/// Whether history has seen `id` (see [`SELECT_ID_SEEN`]).
-pub(super) async fn id_seen(conn: &mut AnyConnection, id: i64) -> Result<bool> {
-    let seen: Option<i64> = sqlx::query_scalar(SELECT_ID_SEEN).bind(id).bind(id).fetch_optional(conn).await?;
-    Ok(seen.is_some())
-}
-
-/// The next order id: one past every order that ever existed, deleted ones included (their
-/// history stays addressable by id), so an id is never reused. Runs under the write lock.
-/// Once the largest id there can be was taken (an import may name it), the lowest id no
-/// order ever had instead: never reused either, only out of order.
-pub(super) async fn next_order_id(conn: &mut AnyConnection) -> Result<i64> {
-    match next_after(sqlx::query_scalar(SELECT_LAST_ORDER_ID).fetch_one(&mut *conn).await?) {
-        Ok(id) => Ok(id),
-        Err(exhausted) => {
-            sqlx::query_scalar::<_, Option<i64>>(SELECT_LOWEST_UNUSED_ORDER_ID).fetch_one(conn).await?.ok_or(exhausted)
-        }
-    }
-}
-
-/// The lowest id no order ever had (NULL when every one did): see [`next_order_id`]. It
-/// subtracts rather than adds, so the largest id never overflows.
-const SELECT_LOWEST_UNUSED_ORDER_ID: &str = "SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM orders WHERE id = 1) \
-     AND NOT EXISTS (SELECT 1 FROM history WHERE order_id = 1) THEN 1 ELSE (SELECT id + 1 FROM (SELECT id, \
-     lead(id) OVER (ORDER BY id) AS next FROM (SELECT id FROM orders UNION SELECT order_id FROM history) used) \
-     ids WHERE next - 1 > id ORDER BY id LIMIT 1) END";
-
-/// The largest order id that ever existed (NULL for none): see [`next_order_id`].
-pub(super) const SELECT_LAST_ORDER_ID: &str =
-    "SELECT max(m) FROM (SELECT max(id) AS m FROM orders UNION ALL SELECT max(order_id) FROM history) ids";
-
-/// The id after [`SELECT_LAST_ORDER_ID`]'s answer.
-pub(super) fn next_after(max: Option<i64>) -> Result<i64> {
-    max.unwrap_or(0).checked_add(1).ok_or_else(|| Error::Internal("order ids are exhausted".to_owned()))
-}
-
-/// Inserts a new order (version 1) with its services and reads it back.
-async fn insert_order(
-    conn: &mut AnyConnection,
-    backend: Backend,
-    id: i64,
-    datetime: Timestamp,
-    totalfee: Money,
-    services: &[i64],
-) -> Result<Order> {
-    let now = Timestamp::now().millis();
-    sqlx::query(concat!(insert_orders!(), "VALUES ($1, $2, $3, 1, $4, $4)"))
-        .bind(id)
-        .bind(datetime.millis())
-        .bind(totalfee.cents())
-        .bind(now)
-        .execute(&mut *conn)
-        .await
-        .map_err(|e| {
-            if super::is_unique_violation(&e) {
-                Error::Duplicate(format!("order {id} already exists"))
-            } else {
-                unnamed_conflict(e, datetime)
-            }
-        })?;
-    link_services(conn, backend, id, services).await?;
-    fetch_order(conn, backend, id).await?.ok_or(Error::NotFound { what: "order", id })
-}
-
-async fn link_services(conn: &mut AnyConnection, backend: Backend, order_id: i64, services: &[i64]) -> Result<()> {
-    let mut sql = Sql::new(backend, concat!(insert_order_services!(), "VALUES "));
-    for (i, service) in services.iter().enumerate() {
-        sql.push(if i == 0 { "(" } else { ", (" }).bind(order_id).push(", ").bind(*service).push(")");
-    }
-    sql.query().execute(conn).await.map_err(|e| {
-        if super::is_foreign_key_violation(&e) { Error::invalid("services", "unknown service id") } else { e.into() }
-    })?;
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
-    use sqlx::Executor as _;
-
     use super::*;
-    use crate::store::{StoreOptions, TestDatabase};
-
-    #[tokio::test]
-    async fn the_gap_check_is_a_range_search_on_the_datetime_index() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("plan.db").display());
-        let options = StoreOptions {
-            max_connections: 1,
-            auto_migrate: true,
-            min_gap: Duration::from_secs(3600),
-            ..StoreOptions::default()
-        };
-        let store = Store::connect(&url, &options).await.unwrap();
-        let plan: Vec<(i64, i64, i64, String)> =
-            sqlx::query_as(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {NEAREST_IN_WINDOW}")))
-                .bind(0_i64)
-                .bind(1_i64)
-                .bind(0_i64)
-                .bind(0_i64)
-                .fetch_all(&store.pool)
-                .await
-                .unwrap();
-        let steps: Vec<&str> = plan.iter().map(|row| row.3.as_str()).collect();
-        assert!(
-            steps.iter().any(|s| s.contains("USING COVERING INDEX orders_datetime_id (datetime>? AND datetime<?)")),
-            "{steps:?}"
-        );
-        assert!(!steps.iter().any(|s| s.starts_with("SCAN orders")), "no full scan: {steps:?}");
-    }
-
-    #[tokio::test]
-    async fn the_gap_check_can_search_the_datetime_index_on_postgres_too() {
-        let db = TestDatabase::new().await;
-        let store = Store::connect(&db.url, &StoreOptions::default()).await.unwrap();
-        if store.backend != Backend::Postgres {
-            return; // SQLite: the_gap_check_is_a_range_search_on_the_datetime_index
-        }
-        // A freshly made table is too small for the planner to prefer an index: ask whether it
-        // can use one. The gap's subqueries become parameters of the index condition.
-        let mut tx = store.pool.begin().await.unwrap();
-        tx.execute("SET LOCAL enable_seqscan = off").await.unwrap();
-        let explain = sqlx::AssertSqlSafe(format!("EXPLAIN {NEAREST_IN_WINDOW}"));
-        let plan: Vec<String> = sqlx::query_scalar(explain)
-            .bind(0_i64)
-            .bind(0_i64)
-            .bind(0_i64)
-            .bind(0_i64)
-            .fetch_all(&mut *tx)
-            .await
-            .unwrap();
-        let plan = plan.join("\n");
-        assert!(
-            plan.contains("Index Scan on orders_datetime_id") || plan.contains("using orders_datetime_id on orders"),
-            "{plan}"
-        );
-        assert!(!plan.contains("Seq Scan on orders"), "{plan}");
-        assert!(plan.contains("Index Cond: ((datetime > ('0'::bigint - $"), "{plan}");
-    }
-
-    #[tokio::test]
-    async fn a_write_the_schema_refuses_is_named_once_its_transaction_has_ended() {
-        let db = TestDatabase::new().await;
-        let options = StoreOptions { max_connections: 1, ..StoreOptions::default() };
-        let store = Store::connect(&db.url, &options).await.unwrap();
-        store.add_service(Some(1), "Inspection").await.unwrap();
-        let at = Timestamp::parse("2030-01-01T00:00:00Z").unwrap();
-        let first = store
-            .create_order(
-                &crate::domain::NewOrder {
-                    id: None,
-                    datetime: Some(at),
-                    totalfee: Money::from_cents(1),
-                    services: vec![crate::domain::ServiceRef { id: 1, name: None }],
-                },
-                "t",
-            )
-            .await
-            .unwrap();
-        // An insert the store's own check did not see coming (as when a writer outside the
-        // store's lock commits first): the schema refuses it without naming the order.
-        let close = Timestamp::from_millis(at.millis() + 1000);
-        let mut tx = store.begin_write().await.unwrap();
-        let refused = insert_order(&mut tx, store.backend, 99, close, Money::from_cents(1), &[1]).await;
-        assert!(matches!(refused, Err(Error::Schedule { conflicting_id: UNNAMED, .. })), "{refused:?}");
-        drop(tx);
-        // One pooled connection: naming it needs the write's connection back.
-        match store.named(refused, None).await {
-            Err(Error::Schedule { conflicting_id, conflicting_datetime, datetime, min_gap }) => {
-                assert_eq!((conflicting_id, conflicting_datetime, datetime), (first.id, at, close));
-                assert_eq!(min_gap, Duration::from_secs(3 * 3600));
-            }
-            other => panic!("not named: {other:?}"),
-        }
-    }
+    use crate::store::StoreOptions;
 
     #[tokio::test]
     async fn a_streams_own_connection_is_outside_the_pool_with_the_pools_session_settings_but_no_statement_bound() {

@@ -3,32 +3,22 @@
 //! an exclusion constraint on PostgreSQL, triggers on SQLite), initialized from the
 //! configuration when a store first opens a database, and changed only by [`Store::set_min_gap`].
 //!
-//! The store's own check (`Store::check_gap`) reads the gap in the statement that looks for a
-//! conflict, under the write lock, so a process follows a change made by another at its next
-//! write; what the configuration says matters only to a database with no stored gap.
+//! The store's own checks (`gap`) read the gap in the statement that looks for a conflict,
+//! under the write lock, so a process follows a change made by another at its next write;
+//! what the configuration says matters only to a database with no stored gap.
 
 use std::time::Duration;
 
 use sqlx::{AnyConnection, Executor as _};
 
+use super::gap::{gap_from_millis, is_gap_violation, refuse_closer_pairs};
 use super::session::POSTGRES_LONG_READ;
 use super::{Backend, Store};
-use crate::domain::Timestamp;
 use crate::domain::schedule::{self, format_gap, gap_millis};
 use crate::error::{Error, Result};
 
 /// The stored gap (no row: a database no store has opened since it was migrated).
 pub(super) const SELECT_GAP: &str = "SELECT min_gap_ms FROM settings WHERE id = 1";
-
-/// The closest two orders that are neighbours in datetime order and closer than $1 ms: if no
-/// two neighbours are, no two orders are. One pass over `orders_datetime_id`.
-const CLOSEST_PAIR_UNDER: &str = "SELECT prev_id, prev_datetime, id, datetime FROM (SELECT id, datetime, \
-     lag(id) OVER w AS prev_id, lag(datetime) OVER w AS prev_datetime FROM orders WINDOW w AS (ORDER BY datetime, id)) \
-     n WHERE prev_id IS NOT NULL AND datetime - prev_datetime < $1 ORDER BY datetime - prev_datetime, datetime, id LIMIT 1";
-
-/// The name of the exclusion constraint (PostgreSQL) and the prefix of the triggers' messages
-/// (SQLite) that hold the rule.
-pub(super) const GAP_CONSTRAINT: &str = "orders_min_gap";
 
 /// The rule in force, as `orders rules` shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,18 +30,6 @@ pub struct Rule {
     pub enforced_by: Vec<String>,
 }
 
-/// Whether a statement was refused by the schema's rule: the exclusion constraint (SQLSTATE
-/// 23P01) on PostgreSQL, a trigger's RAISE on SQLite.
-pub(super) fn is_gap_violation(err: &sqlx::Error) -> bool {
-    match err {
-        sqlx::Error::Database(db) => {
-            (db.code().as_deref() == Some("23P01") && db.constraint() == Some(GAP_CONSTRAINT))
-                || db.message().starts_with(GAP_CONSTRAINT)
-        }
-        _ => false,
-    }
-}
-
 /// The gap the database holds, if any.
 ///
 /// # Errors
@@ -59,30 +37,6 @@ pub(super) fn is_gap_violation(err: &sqlx::Error) -> bool {
 pub(super) async fn stored_gap(conn: &mut AnyConnection) -> Result<Option<Duration>> {
     let millis: Option<i64> = sqlx::query_scalar(SELECT_GAP).fetch_optional(conn).await?;
     Ok(millis.map(gap_from_millis))
-}
-
-/// A stored gap in milliseconds as a duration (the schema keeps it in 0 ..= 10,000 years).
-pub(super) fn gap_from_millis(millis: i64) -> Duration {
-    Duration::from_millis(u64::try_from(millis).unwrap_or(0))
-}
-
-/// Fails with the closest pair of stored orders closer than `gap`, if there is one.
-async fn refuse_closer_pairs(conn: &mut AnyConnection, gap: Duration) -> Result<()> {
-    if gap.is_zero() {
-        return Ok(());
-    }
-    let pair: Option<(i64, i64, i64, i64)> =
-        sqlx::query_as(CLOSEST_PAIR_UNDER).bind(gap_millis(gap)).fetch_optional(conn).await?;
-    match pair {
-        None => Ok(()),
-        Some((first_id, first, second_id, second)) => Err(Error::GapViolated {
-            first_id,
-            first_datetime: Timestamp::from_millis(first),
-            second_id,
-            second_datetime: Timestamp::from_millis(second),
-            min_gap: gap,
-        }),
-    }
 }
 
 /// The configured gap cannot initialize a database whose orders (stored before the rule was)

@@ -3,7 +3,8 @@
 
 use sqlx::AnyConnection;
 
-use super::Store;
+use super::sql::Sql;
+use super::{Backend, Store};
 use crate::domain::Service;
 use crate::domain::service::{name_key, parse_name};
 use crate::error::{Error, Result};
@@ -49,7 +50,7 @@ impl Store {
                     None => sqlx::query_scalar::<_, Option<i64>>(SELECT_LOWEST_FREE_SERVICE_ID)
                         .fetch_one(&mut *tx)
                         .await?
-                        .ok_or_else(|| Error::Internal("service ids are exhausted".to_owned()))?,
+                        .ok_or_else(|| Error::Internal("service ids are exhausted".into()))?,
                 }
             }
         };
@@ -139,5 +140,18 @@ async fn ensure_name_free(conn: &mut AnyConnection, name: &str, except: Option<i
             Err(Error::Duplicate(format!("a service named {existing:?} already exists (id {id})")))
         }
         _ => Ok(()),
+    }
+}
+
+/// Fails with a field error naming every service id that is not in the catalogue.
+pub(super) async fn require_services(conn: &mut AnyConnection, backend: Backend, ids: &[i64]) -> Result<()> {
+    let mut sql = Sql::new(backend, "SELECT id FROM services WHERE id IN (");
+    sql.bind_list(ids).push(")");
+    let found: Vec<i64> = sql.query_scalar().fetch_all(conn).await?;
+    let missing: Vec<String> = ids.iter().filter(|id| !found.contains(id)).map(ToString::to_string).collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::invalid("services", format!("unknown service id {}", missing.join(", "))))
     }
 }

@@ -20,14 +20,12 @@ pub(super) struct Sql {
     text: String,
     args: AnyArguments,
     backend: Backend,
-    /// Roughly how many bytes the bound values take on the wire.
-    payload: usize,
 }
 
 impl Sql {
     /// Starts with fixed text, for `backend`'s placeholders.
     pub(super) fn new(backend: Backend, text: &str) -> Self {
-        Self { text: text.to_owned(), args: AnyArguments::default(), backend, payload: 0 }
+        Self { text: text.to_owned(), args: AnyArguments::default(), backend }
     }
 
     /// Appends the placeholder of the value just added.
@@ -49,7 +47,6 @@ impl Sql {
     /// Appends a placeholder bound to `value`.
     pub(super) fn bind(&mut self, value: i64) -> &mut Self {
         self.args.add(value).expect("an integer always encodes");
-        self.payload += 12;
         self.placeholder();
         self
     }
@@ -57,7 +54,6 @@ impl Sql {
     /// Appends a placeholder bound to a text value.
     pub(super) fn bind_text(&mut self, value: &str) -> &mut Self {
         self.args.add(value.to_owned()).expect("text always encodes");
-        self.payload += 4 + value.len();
         self.placeholder();
         self
     }
@@ -92,17 +88,9 @@ impl Sql {
     }
 }
 
-/// The most bound bytes one PostgreSQL statement of a [`Rows`] insert carries.
-///
-/// sqlx 0.9.0 no longer sets TCP_NODELAY (sqlx issue 4335), so when one message takes several
-/// writes — over TLS, one per 16 KiB record — Nagle's algorithm holds the second write until
-/// the server's delayed ACK: ~40 ms per statement. A statement under one TLS record goes out
-/// in one write.
-const MAX_PAYLOAD: usize = 12 * 1024;
-
 /// A multi-row `INSERT … VALUES (…), (…)` split into statements of at most `rows_per_statement`
-/// rows (and, on PostgreSQL, [`MAX_PAYLOAD`] bytes). Full statements share one SQL text, so
-/// each backend parses it once per connection and then runs its cached prepared statement.
+/// rows. Full statements share one SQL text, so each backend parses it once per connection and
+/// then runs its cached prepared statement.
 pub(super) struct Rows {
     header: &'static str,
     rows_per_statement: usize,
@@ -120,8 +108,7 @@ impl Rows {
     /// Opens the next row (`(` is written; the caller binds the values and writes `)`),
     /// starting a new statement when the current one is full.
     pub(super) fn next_row(&mut self) -> &mut Sql {
-        let too_big = self.current.backend == Backend::Postgres && self.current.payload >= MAX_PAYLOAD;
-        if self.rows > 0 && (self.rows == self.rows_per_statement || too_big) {
+        if self.rows == self.rows_per_statement {
             let next = Sql::new(self.current.backend, self.header);
             self.done.push(std::mem::replace(&mut self.current, next));
             self.rows = 0;
@@ -159,20 +146,6 @@ mod tests {
     }
 
     #[test]
-    fn large_postgres_inserts_are_split_into_bounded_statements() {
-        let mut rows = Rows::new(Backend::Postgres, "INSERT INTO t (a) VALUES ", 100);
-        let big = "x".repeat(5_000);
-        for _ in 0..10 {
-            rows.next_row().bind_text(&big).push(")");
-        }
-        let statements = rows.into_statements();
-        assert_eq!(statements.len(), 4);
-        assert!(statements.iter().all(|s| s.payload < MAX_PAYLOAD + 5_100));
-        assert_eq!(statements[1].text, "INSERT INTO t (a) VALUES ($1), ($2), ($3)");
-        assert!(Rows::new(Backend::Postgres, "INSERT", 100).into_statements().is_empty());
-    }
-
-    #[test]
     fn inserts_are_split_every_rows_per_statement_rows_so_full_statements_share_their_text() {
         for backend in [Backend::Sqlite, Backend::Postgres] {
             let mut rows = Rows::new(backend, "INSERT INTO t (a, b) VALUES ", 4);
@@ -183,13 +156,7 @@ mod tests {
             let sizes: Vec<usize> = statements.iter().map(|s| s.args.len()).collect();
             assert_eq!(sizes, [8, 8, 4], "{backend:?}");
             assert_eq!(statements[0].text, statements[1].text, "{backend:?}");
+            assert!(Rows::new(backend, "INSERT", 100).into_statements().is_empty());
         }
-        // SQLite has no per-statement payload bound: only the row count splits.
-        let mut rows = Rows::new(Backend::Sqlite, "INSERT INTO t (a) VALUES ", 100);
-        let big = "x".repeat(5_000);
-        for _ in 0..10 {
-            rows.next_row().bind_text(&big).push(")");
-        }
-        assert_eq!(rows.into_statements().len(), 1);
     }
 }

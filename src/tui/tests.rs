@@ -265,7 +265,7 @@ fn a_database_error_shows_in_the_status_bar_and_clears_when_it_answers_again() {
     let mut app = app_with(3, 80, 24, false);
     let effects = press(&mut app, KeyCode::Char('r'));
     let generation = app.generation;
-    update(&mut app, Action::Loaded(generation, Err(Error::Unavailable("connection refused".to_owned()))));
+    update(&mut app, Action::Loaded(generation, Err(Error::Unavailable("connection refused".into()))));
     assert!(app.status.as_ref().is_some_and(|s| s.error && s.text.contains("database unavailable")));
     assert_eq!(app.orders.rows.len(), 3, "what was shown stays");
     let loaded = Loaded { rows: vec![order(223, 0)], at_start: true, at_end: true, select: Some(223), fallback: 0 };

@@ -6,17 +6,14 @@
 //! own, so `crate::tui::app::Action` is `tui::app` and `crate::Error` is the crate root. A
 //! `mod x;` declaration is not an import, but a parent using its child's items is; so a child
 //! using its parent while the parent uses it is a cycle. Inline modules (`mod tests { … }`)
-//! belong to their file. Comments and string literals are skipped; `main.rs` is the binary's
-//! own crate and is only measured.
+//! belong to their file. A path through a module to an item that module only imports (a
+//! parent's `pub use money::Money`, reached as `super::Money`) imports the item's own module.
+//! Comments and string literals are skipped; `main.rs` is the binary's own crate and is only
+//! measured.
 //!
 //! Hand-written because no crate checks this from a test: `cargo-modules` and `cargo-cycles`
 //! are command-line tools, not libraries, and rvtest's architecture checker follows only
 //! `crate::` paths, not `super::` or a parent's use of its children.
-//!
-//! `src/store/` and `src/domain/` were being restructured when this check was written; their
-//! offences at that time are listed in [`ALLOWED_LONG_FILES`] and [`ALLOWED_CYCLES`], printed on
-//! every run, and an entry that no longer offends fails the test until it is deleted. Both lists
-//! are meant to be emptied.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -24,83 +21,31 @@ use std::path::Path;
 /// The most lines a file in `src/` may have.
 const MAX_LINES: usize = 400;
 
-/// Files over [`MAX_LINES`] tolerated for now (store/ and domain/ only), with their size when
-/// this list was written.
-const ALLOWED_LONG_FILES: &[&str] = &[
-    "src/store/import.rs", // 513
-    "src/store/mod.rs",    // 642
-    "src/store/orders.rs", // 714
-];
-
-/// Cycles tolerated for now (store/ and domain/ only): the modules of one strongly connected
-/// component, sorted. Both come from children using items through their parent (`use super::X`
-/// where the parent defines or re-exports `X`) while the parent uses them.
-const ALLOWED_CYCLES: &[&[&str]] = &[
-    // domain/order.rs and service.rs use Money, Timestamp, parse_id… via domain/mod.rs.
-    &["domain", "domain::order", "domain::service"],
-    // The store's children use Store, its helpers and each other through store/mod.rs, and
-    // store::import and store::copy_import use each other.
-    &[
-        "store",
-        "store::copy_import",
-        "store::history",
-        "store::idempotency",
-        "store::import",
-        "store::lookups",
-        "store::orders",
-        "store::rules",
-        "store::services",
-        "store::session",
-        "store::sql",
-        "store::tokens",
-    ],
-];
-
 #[test]
-fn no_file_in_src_is_over_400_lines_outside_the_allow_list() {
-    let mut long = Vec::new();
-    for file in rust_files(&src()) {
-        let lines = std::fs::read_to_string(&file).expect("a source file").lines().count();
-        if lines > MAX_LINES {
-            long.push((relative(&file), lines));
-        }
-    }
-    let found: BTreeSet<&str> = long.iter().map(|(name, _)| name.as_str()).collect();
-    for (name, lines) in long.iter().filter(|(name, _)| ALLOWED_LONG_FILES.contains(&name.as_str())) {
-        println!("allowed for now: {name} has {lines} lines (over {MAX_LINES})");
-    }
-    let offending: Vec<String> = long
-        .iter()
-        .filter(|(name, _)| !ALLOWED_LONG_FILES.contains(&name.as_str()))
+fn no_file_in_src_is_over_400_lines() {
+    let offending: Vec<String> = rust_files(&src())
+        .into_iter()
+        .map(|file| (relative(&file), std::fs::read_to_string(&file).expect("a source file").lines().count()))
+        .filter(|(_, lines)| *lines > MAX_LINES)
         .map(|(name, lines)| format!("{name}: {lines} lines"))
         .collect();
     assert!(offending.is_empty(), "files over {MAX_LINES} lines: split them by job:\n{}", offending.join("\n"));
-    let stale: Vec<&&str> = ALLOWED_LONG_FILES.iter().filter(|name| !found.contains(**name)).collect();
-    assert!(stale.is_empty(), "no longer over {MAX_LINES} lines: delete from ALLOWED_LONG_FILES: {stale:?}");
 }
 
 #[test]
-fn the_modules_of_src_import_each_other_without_cycles_outside_the_allow_list() {
+fn the_modules_of_src_import_each_other_without_cycles() {
     let graph = module_graph(&src());
-    let mut offending = Vec::new();
-    let mut seen = BTreeSet::new();
-    for component in strongly_connected(&graph) {
-        let members: Vec<&str> = component.iter().map(String::as_str).collect();
-        let cycle = one_cycle(&graph, &component).join(" → ");
-        if ALLOWED_CYCLES.contains(&members.as_slice()) {
-            println!("allowed for now: the cycle {cycle}   (component: {})", members.join(", "));
-            seen.insert(members.join(","));
-        } else {
-            offending.push(format!("{cycle}   (component: {})", members.join(", ")));
-        }
-    }
+    let offending: Vec<String> = strongly_connected(&graph)
+        .iter()
+        .map(|component| {
+            format!("{}   (component: {})", one_cycle(&graph, component).join(" → "), component.join(", "))
+        })
+        .collect();
     assert!(
         offending.is_empty(),
         "import cycles: move the shared items to their own module:\n{}",
         offending.join("\n")
     );
-    let stale: Vec<String> = ALLOWED_CYCLES.iter().map(|c| c.join(",")).filter(|c| !seen.contains(c)).collect();
-    assert!(stale.is_empty(), "no longer a cycle: delete from ALLOWED_CYCLES: {stale:?}");
 }
 
 #[test]
@@ -110,10 +55,16 @@ fn the_checker_sees_uses_paths_a_parent_using_its_child_and_cycles() {
     let modules: BTreeSet<Vec<String>> =
         [&["parent"][..], &["parent", "child"], &["other"], &["other", "deep"]].iter().map(|m| path(m)).collect();
     assert_eq!(
-        imports(parent, &path(&["parent"]), &modules),
+        imports(parent, &path(&["parent"]), &modules, &Aliases::new()),
         [path(&["other"]), path(&["other", "deep"]), path(&["parent", "child"])].into()
     );
-    assert_eq!(imports(child, &path(&["parent", "child"]), &modules), [path(&["parent"])].into());
+    assert_eq!(imports(child, &path(&["parent", "child"]), &modules, &Aliases::new()), [path(&["parent"])].into());
+    // A parent's `pub use` sends its child's `use super::Item` on to the module that defines it.
+    let aliases: Aliases = [(path(&["parent"]), [("Thing".to_owned(), path(&["other"]))].into())].into();
+    assert_eq!(
+        imports("use super::Thing;", &path(&["parent", "child"]), &modules, &aliases),
+        [path(&["other"])].into()
+    );
     let graph: BTreeMap<String, BTreeSet<String>> = [("a", "b"), ("b", "a"), ("c", "a")]
         .iter()
         .map(|(from, to)| ((*from).to_owned(), [(*to).to_owned()].into()))
@@ -174,17 +125,22 @@ fn module_graph(src: &Path) -> BTreeMap<String, BTreeSet<String>> {
         rust_files(src).into_iter().filter_map(|f| module_of(&f, src).map(|m| (f, m))).collect();
     let modules: BTreeSet<ModulePath> = files.iter().map(|(_, m)| m.clone()).collect();
     let name = |m: &ModulePath| if m.is_empty() { "crate".to_owned() } else { m.join("::") };
+    let texts: Vec<String> =
+        files.iter().map(|(file, _)| std::fs::read_to_string(file).expect("a source file")).collect();
+    let aliases: Aliases = files
+        .iter()
+        .zip(&texts)
+        .map(|((_, module), text)| (module.clone(), imported_items(text, module, &modules)))
+        .collect();
     files
         .iter()
-        .map(|(file, module)| {
-            let text = std::fs::read_to_string(file).expect("a source file");
-            (name(module), imports(&text, module, &modules).iter().map(name).collect())
-        })
+        .zip(&texts)
+        .map(|((_, module), text)| (name(module), imports(text, module, &modules, &aliases).iter().map(name).collect()))
         .collect()
 }
 
 /// The modules (of `modules`) that the file of `module` imports, itself excluded.
-fn imports(text: &str, module: &ModulePath, modules: &BTreeSet<ModulePath>) -> BTreeSet<ModulePath> {
+fn imports(text: &str, module: &ModulePath, modules: &BTreeSet<ModulePath>, aliases: &Aliases) -> BTreeSet<ModulePath> {
     let tokens = tokens(text);
     let children: BTreeSet<&str> =
         tokens.windows(3).filter(|w| w[0] == "mod" && w[2] == ";").map(|w| w[1].as_str()).collect();
@@ -212,7 +168,7 @@ fn imports(text: &str, module: &ModulePath, modules: &BTreeSet<ModulePath>) -> B
                 let mut paths = Vec::new();
                 use_tree(&tokens[i + 1..end], &mut 0, &[], &mut paths);
                 for used in paths {
-                    found.extend(resolve(&used, &here, module, &children, modules));
+                    found.extend(absolute(&used, &here, module, &children).and_then(|p| resolve(&p, modules, aliases)));
                 }
                 i = end;
             }
@@ -226,7 +182,7 @@ fn imports(text: &str, module: &ModulePath, modules: &BTreeSet<ModulePath>) -> B
                     used.push(tokens[j + 1].clone());
                     j += 2;
                 }
-                found.extend(resolve(&used, &here, module, &children, modules));
+                found.extend(absolute(&used, &here, module, &children).and_then(|p| resolve(&p, modules, aliases)));
                 i = j - 1;
             }
             _ => {}
@@ -237,15 +193,13 @@ fn imports(text: &str, module: &ModulePath, modules: &BTreeSet<ModulePath>) -> B
     found
 }
 
-/// The module a path used in `here` (the file's `module`, or an inline module in it) names: its
-/// longest prefix that is a file. `None` for paths outside the crate.
-fn resolve(
-    used: &[String],
-    here: &ModulePath,
-    module: &ModulePath,
-    children: &BTreeSet<&str>,
-    modules: &BTreeSet<ModulePath>,
-) -> Option<ModulePath> {
+/// What each module imports by name from another (`use child::Item;`, `pub use x::{A, B}`):
+/// the module that defines `Item`, for paths that reach `Item` through the importing module.
+type Aliases = BTreeMap<ModulePath, BTreeMap<String, ModulePath>>;
+
+/// The absolute path (below the crate root) of a path used in `here` (the file's `module`, or
+/// an inline module in it). `None` for paths outside the crate.
+fn absolute(used: &[String], here: &ModulePath, module: &ModulePath, children: &BTreeSet<&str>) -> Option<ModulePath> {
     let mut absolute: ModulePath = match used.first()?.as_str() {
         "crate" => Vec::new(),
         "self" | "super" => here.clone(),
@@ -257,7 +211,43 @@ fn resolve(
         absolute.pop();
     }
     absolute.extend(rest.cloned());
-    (0..=absolute.len()).rev().map(|n| absolute[..n].to_vec()).find(|prefix| modules.contains(prefix))
+    Some(absolute)
+}
+
+/// The module a path names: its longest prefix that is a file, or, when that module only
+/// imported the item the path goes on to name, the module the item came from (so a child's
+/// `use super::Money`, where the parent has `pub use money::Money`, imports `money`, not the
+/// parent).
+fn resolve(absolute: &ModulePath, modules: &BTreeSet<ModulePath>, aliases: &Aliases) -> Option<ModulePath> {
+    let prefix = (0..=absolute.len()).rev().map(|n| absolute[..n].to_vec()).find(|prefix| modules.contains(prefix))?;
+    let item = absolute.get(prefix.len());
+    match item.and_then(|item| aliases.get(&prefix)?.get(item)) {
+        Some(origin) => Some(origin.clone()),
+        None => Some(prefix),
+    }
+}
+
+/// The items `text` (the file of `module`) imports by name, and the module each comes from.
+fn imported_items(text: &str, module: &ModulePath, modules: &BTreeSet<ModulePath>) -> BTreeMap<String, ModulePath> {
+    let tokens = tokens(text);
+    let children: BTreeSet<&str> =
+        tokens.windows(3).filter(|w| w[0] == "mod" && w[2] == ";").map(|w| w[1].as_str()).collect();
+    let mut items = BTreeMap::new();
+    for (i, _) in tokens.iter().enumerate().filter(|(_, t)| *t == "use") {
+        let end = tokens[i..].iter().position(|t| t == ";").map_or(tokens.len(), |n| i + n);
+        let mut paths = Vec::new();
+        use_tree(&tokens[i + 1..end], &mut 0, &[], &mut paths);
+        for used in paths {
+            let Some(path) = absolute(&used, module, module, &children) else { continue };
+            if let Some(origin) = resolve(&path, modules, &Aliases::new())
+                && origin.len() + 1 == path.len()
+                && origin != *module
+            {
+                items.insert(path[origin.len()].clone(), origin);
+            }
+        }
+    }
+    items
 }
 
 /// The paths one `use` tree names, from `tokens[*at]` on: `a::{b, c::d as e}` is `a::b` and

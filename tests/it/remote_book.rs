@@ -360,7 +360,7 @@ async fn an_api_that_goes_away_mid_session_is_unavailable_naming_its_url() {
     let base = app.base.clone();
     let _db = app.stop().await;
     let failed = book.get_order(order.id).await.unwrap_err();
-    assert!(matches!(&failed, Error::Unavailable(why) if why.contains(&base)), "{failed:?}");
+    assert!(matches!(&failed, Error::Unavailable(why) if why.to_string().contains(&base)), "{failed:?}");
     let streamed: Result<Vec<Order>, Error> = book.stream_orders(OrderQuery::default()).try_collect().await;
     assert!(matches!(streamed, Err(Error::Unavailable(_))));
 }

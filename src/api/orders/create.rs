@@ -96,7 +96,7 @@ fn parse_and_hash(body: Result<Vec<u8>, ApiError>) -> Result<(Body, String), Api
     let (parsed, text) = match body {
         Ok(bytes) => match json_object(&bytes) {
             Ok(map) => {
-                let canonical = serde_json::to_vec(&map).map_err(|e| Error::Internal(e.to_string()))?;
+                let canonical = serde_json::to_vec(&map).map_err(|e| Error::Internal(e.into()))?;
                 (Ok(map), canonical)
             }
             Err(refused) => (Err(refused), [b"not an object: ".as_slice(), &bytes].concat()),
