@@ -10,6 +10,9 @@
 //! remembering one changes no answer. The map is bounded: when full it is emptied. It hashes
 //! with foldhash, not SipHash: every request hashes its whole token (~200 bytes), SipHash
 //! cost ~750 instructions of it, and only tokens that passed verification are ever inserted.
+//! Delete this module (every request then verifies its token) when callgrind on `GET
+//! /orders/{id}` shows verification under ~5 % of the server's instructions, or when access
+//! tokens must become revocable before they expire.
 
 use std::sync::{Mutex, PoisonError};
 
