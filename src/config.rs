@@ -25,6 +25,9 @@ pub struct Config {
     pub rules: RulesConfig,
     /// The dashboard.
     pub tui: TuiConfig,
+    /// Remote mode.
+    #[serde(default)]
+    pub client: ClientConfig,
 }
 
 /// `[database]`.
@@ -125,6 +128,15 @@ pub struct TuiConfig {
     pub refresh: Duration,
     /// Browse only.
     pub read_only: bool,
+}
+
+/// `[client]`: remote mode (`orders login`, `--api`).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientConfig {
+    /// The API to work through instead of the database (`http://HOST:PORT`); unset: local.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api: Option<String>,
 }
 
 /// A value that must not be printed or logged (the JWT secret): it shows as `<redacted>`.

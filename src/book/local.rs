@@ -41,6 +41,10 @@ impl OrderBook for LocalBook {
         self.store.stream_orders(query).boxed()
     }
 
+    fn export_orders(&self) -> BoxStream<'static, Result<Order>> {
+        self.store.export_orders().boxed()
+    }
+
     async fn count_orders(&self, filter: &OrderFilter) -> Result<i64> {
         self.store.count_orders(filter).await
     }

@@ -1,9 +1,12 @@
 //! The command line: the dispatch of a parsed command line to one small function per command.
 //! Its shape (clap's types) lives in `args`, opening the store in `open`, rendering in `output`,
-//! record commands in `records`.
+//! record commands in `records`, `login` and `logout` in `login`. Remote mode (`--api`,
+//! `client.api`, a stored login) runs the record commands and the dashboard through the API;
+//! the commands that need the database itself refuse it.
 
 mod args;
 mod import;
+mod login;
 mod open;
 mod output;
 mod records;
@@ -17,6 +20,8 @@ use std::sync::Arc;
 use clap::CommandFactory as _;
 
 use crate::config::{Config, Sources};
+use crate::error::Error;
+use crate::remote::{self, CredentialsFile, RemoteBook, Secret, Selection};
 use crate::store::{Store, StoreOptions};
 
 pub use args::{
@@ -32,6 +37,12 @@ pub use output::Format;
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let sources = Sources { file: cli.config.clone(), database_url: cli.database_url.clone() };
     let config = Config::load(&sources)?;
+    let selection = Selection {
+        api_flag: cli.api.clone(),
+        configured_api: config.client.api.clone(),
+        env_token: std::env::var("ORDERS_TOKEN").ok().map(Secret::new),
+        database_url_flag: cli.database_url.is_some(),
+    };
     let command = cli.command.unwrap_or(Command::Tui { read_only: false });
     if cli.read_only && !matches!(command, Command::Tui { .. }) {
         // Silently ignored, it would let `orders --read-only delete 5` delete.
@@ -75,10 +86,33 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             print!("{}", config.to_toml());
             Ok(())
         }
-        Command::Serve { addr } => serve::run(&config, addr.as_deref()).await,
-        Command::Token(command) => token::run(&config, command).await,
-        Command::Records(command) => {
-            open::with_command_store(&config, async |store| records::run(store, command).await).await
+        Command::Login { url } => login::login(&url).await,
+        Command::Logout => login::logout(),
+        Command::Serve { addr } => {
+            refuse_remote("serve", selection)?;
+            serve::run(&config, addr.as_deref()).await
         }
+        Command::Token(command) => {
+            refuse_remote("token", selection)?;
+            token::run(&config, command).await
+        }
+        Command::Records(command) => match remote_book(selection)? {
+            Some(book) => records::run(&book, command).await,
+            None => open::with_command_store(&config, async |store| records::run_local(store, command).await).await,
+        },
+    }
+}
+
+/// The book on the API `selection` asks for, or `None` for local mode.
+fn remote_book(selection: Selection) -> crate::Result<Option<RemoteBook>> {
+    remote::open(selection, &CredentialsFile::default_location()?)
+}
+
+/// Refuses a command that needs the database opened here when `selection` is remote mode.
+fn refuse_remote(name: &str, selection: Selection) -> anyhow::Result<()> {
+    match remote_book(selection) {
+        Ok(None) => Ok(()),
+        Ok(Some(_)) | Err(Error::Unauthorized(_)) => Err(records::local_only(name).into()),
+        Err(e) => Err(e.into()),
     }
 }
