@@ -10,7 +10,7 @@ use crate::store::{OrderQuery, Store};
 use crate::{Error, Result};
 
 /// The store, and the name its writes are made in.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct LocalBook {
     store: Store,
     actor: String,

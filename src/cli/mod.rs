@@ -5,6 +5,7 @@
 //! the commands that need the database itself refuse it.
 
 mod args;
+mod dashboard;
 mod import;
 mod login;
 mod open;
@@ -15,14 +16,12 @@ mod serve;
 mod token;
 
 use std::io::IsTerminal as _;
-use std::sync::Arc;
 
 use clap::CommandFactory as _;
 
 use crate::config::{Config, Sources};
 use crate::error::Error;
 use crate::remote::{self, CredentialsFile, RemoteBook, Secret, Selection};
-use crate::store::{Store, StoreOptions};
 
 pub use args::{
     Cli, Command, CreateArgs, ListArgs, OutputArgs, RecordCommand, RulesCommand, ServicesCommand, TokenCommand,
@@ -57,26 +56,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 return Err(UsageError(hint.to_owned()).into());
             }
             let read_only = cli.read_only || read_only || config.tui.read_only;
-            let (url, options) = (config.database.url.expose().to_owned(), StoreOptions::from_config(&config));
-            // The dashboard opens at once and keeps trying an unreachable database. A notice
-            // about the rule would garble its screen: it is said once the screen is restored.
-            let notice = Arc::new(std::sync::OnceLock::<String>::new());
-            let kept = Arc::clone(&notice);
-            let connect: crate::tui::Connect = Box::new(move || {
-                let (url, options, kept) = (url.clone(), options.clone(), Arc::clone(&kept));
-                Box::pin(async move {
-                    let store = Store::connect(&url, &options).await?;
-                    if let Some(text) = store.rule_notice() {
-                        let _ = kept.set(text.to_owned());
-                    }
-                    Ok(store)
-                })
-            });
-            let result = crate::tui::run(connect, config.tui.refresh, read_only).await;
-            if let Some(text) = notice.get() {
-                eprintln!("orders: {text}");
-            }
-            Ok(result?)
+            dashboard::run(&config, remote_book(selection)?, read_only).await
         }
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "orders", &mut std::io::stdout());

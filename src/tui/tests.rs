@@ -101,6 +101,32 @@ fn the_read_only_dashboard_refuses_to_create_edit_or_delete() {
 }
 
 #[test]
+fn a_reader_token_opens_the_dashboard_browse_only() {
+    let mut app = app_with(3, 80, 24, false);
+    let reader = super::app::Identity { subject: "rita".to_owned(), role: "reader".to_owned() };
+    update(&mut app, Action::SignedIn(reader));
+    assert!(app.read_only);
+    assert!(app.status.as_ref().is_some_and(|s| s.text == "signed in as rita (reader): browse-only"));
+    assert!(press(&mut app, KeyCode::Char('e')).is_empty());
+    assert_eq!(app.mode, Mode::Browse);
+}
+
+#[test]
+fn a_writer_token_edits_orders_and_is_told_catalogue_edits_need_admin() {
+    let mut app = app_with(3, 80, 24, false);
+    let writer = super::app::Identity { subject: "alice".to_owned(), role: "writer".to_owned() };
+    update(&mut app, Action::SignedIn(writer));
+    press(&mut app, KeyCode::Char('e'));
+    assert!(matches!(app.mode, Mode::Form(_)), "orders can be edited");
+    press(&mut app, KeyCode::Esc);
+    press(&mut app, KeyCode::Tab);
+    press(&mut app, KeyCode::Char('n'));
+    assert_eq!(app.mode, Mode::Browse);
+    let status = app.status.clone().expect("a status line");
+    assert_eq!(status.text, "catalogue edits need admin: alice is a writer");
+}
+
+#[test]
 fn enter_on_the_delete_confirmation_cancels_unless_delete_was_chosen() {
     let mut app = app_with(3, 80, 24, false);
     press(&mut app, KeyCode::Char('d'));

@@ -3,6 +3,7 @@
 //! step. No terminal: the screen is rendered on ratatui's `TestBackend`.
 
 use crossterm::event::KeyCode;
+use orders::book::local::LocalBook;
 use orders::domain::{Money, NewOrder, OrderFilter, OrderPatch, ServiceRef};
 use orders::tui::app::{Mode, Tab};
 use orders::tui::driver::Driver;
@@ -10,18 +11,18 @@ use orders::tui::form::Field;
 
 use crate::helpers::{TestDb, at, new_order, store_with_services};
 
-async fn open(db: &TestDb) -> (orders::store::Store, Driver) {
+async fn open(db: &TestDb) -> (orders::store::Store, Driver<LocalBook>) {
     let store = store_with_services(db).await;
     for (datetime, service) in
         [("2022-11-01T11:11:11.111Z", 123), ("2022-11-01T14:11:11.111Z", 789), ("2022-11-01T17:11:11.111Z", 456)]
     {
         store.create_order(&new_order(at(datetime), &[service]), "test").await.expect("a sample order");
     }
-    let driver = Driver::open(store.clone(), false, 100, 30).await;
+    let driver = Driver::open(LocalBook::new(store.clone(), "tui:test"), false, 100, 30).await;
     (store, driver)
 }
 
-fn selected_id(driver: &Driver) -> Option<i64> {
+fn selected_id<B>(driver: &Driver<B>) -> Option<i64> {
     driver.app.orders.selected().map(|o| o.id)
 }
 
@@ -164,7 +165,7 @@ async fn paging_through_many_orders_keeps_a_bounded_window_in_sort_order() {
         (i as usize + 1, Ok(NewOrder { id: Some(i + 1), datetime, totalfee: Money::from_cents(i), services }))
     });
     store.import(records, "import").await.expect("the import");
-    let mut tui = Driver::open(store, true, 100, 30).await;
+    let mut tui = Driver::open(LocalBook::new(store, "tui:test"), true, 100, 30).await;
     let height = tui.app.height as i64;
     for _ in 0..60 {
         tui.press(KeyCode::PageDown).await;
