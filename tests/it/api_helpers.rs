@@ -203,7 +203,7 @@ impl Drop for TestApp {
     }
 }
 
-/// A `orders serve` process on `db`, with its address.
+/// A `orders serve` process on `db`, with its address; killed when dropped.
 pub struct Server {
     child: Child,
     /// `http://127.0.0.1:PORT`.
@@ -249,5 +249,14 @@ impl Server {
         let pid = self.child.id().to_string();
         Command::new("kill").args(["-TERM", &pid]).status().expect("kill runs");
         self.child.wait().expect("the server exits")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }
