@@ -203,6 +203,18 @@ impl Drop for TestApp {
     }
 }
 
+/// A refresh token for `subject` as `role`, minted as an admin does, on the database.
+pub fn refresh_token(db: &TestDb, subject: &str, role: &str) -> String {
+    let issued = db
+        .cli()
+        .args(["token", "issue", "--subject", subject, "--role", role, "--refresh", "-o", "json"])
+        .env("ORDERS__AUTH__JWT_SECRET", SECRET)
+        .assert()
+        .success();
+    let issued: Value = serde_json::from_slice(&issued.get_output().stdout).unwrap();
+    issued["refresh_token"].as_str().expect("a refresh token").to_owned()
+}
+
 /// A `orders serve` process on `db`, with its address; killed when dropped.
 pub struct Server {
     child: Child,

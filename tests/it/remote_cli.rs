@@ -9,7 +9,7 @@ use orders::auth::Role;
 use predicates::prelude::*;
 use serde_json::Value;
 
-use crate::api_helpers::{SECRET, Server, tokens};
+use crate::api_helpers::{Server, refresh_token, tokens};
 use crate::helpers::TestDb;
 
 /// A seeded database with a server on it.
@@ -17,18 +17,6 @@ async fn served() -> (Server, TestDb) {
     let db = TestDb::new().await;
     db.cli().arg("seed").assert().success();
     (Server::start(&db), db)
-}
-
-/// A refresh token for `subject` as `role`, minted as an admin does, on the database.
-fn refresh_token(db: &TestDb, subject: &str, role: &str) -> String {
-    let issued = db
-        .cli()
-        .args(["token", "issue", "--subject", subject, "--role", role, "--refresh", "-o", "json"])
-        .env("ORDERS__AUTH__JWT_SECRET", SECRET)
-        .assert()
-        .success();
-    let issued: Value = serde_json::from_slice(&issued.get_output().stdout).unwrap();
-    issued["refresh_token"].as_str().expect("a refresh token").to_owned()
 }
 
 fn credentials(db: &TestDb) -> std::path::PathBuf {
