@@ -135,7 +135,6 @@ pub struct TuiConfig {
 #[serde(deny_unknown_fields)]
 pub struct ClientConfig {
     /// The API to work through instead of the database (`http://HOST:PORT`); unset: local.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api: Option<String>,
 }
 

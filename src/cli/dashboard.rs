@@ -8,8 +8,7 @@ use crate::book::local::LocalBook;
 use crate::config::Config;
 use crate::remote::RemoteBook;
 use crate::store::{Store, StoreOptions};
-use crate::tui::app::Identity;
-use crate::tui::{self, Connect, Opened};
+use crate::tui::{self, Connect, Identity, Opened};
 
 /// Runs the dashboard until the user quits: on `remote` when given, else on the store.
 ///

@@ -85,7 +85,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 
 /// The book on the API `selection` asks for, or `None` for local mode.
 fn remote_book(selection: Selection) -> crate::Result<Option<RemoteBook>> {
-    remote::open(selection, &CredentialsFile::default_location()?)
+    match CredentialsFile::default_location() {
+        Ok(file) => remote::open(selection, &file),
+        // Nowhere a login could be (neither XDG_CONFIG_HOME nor HOME, as under some service
+        // managers): local, unless an API is named.
+        Err(_)
+            if selection.database_url_flag || (selection.api_flag.is_none() && selection.configured_api.is_none()) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// Refuses a command that needs the database opened here when `selection` is remote mode.

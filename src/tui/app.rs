@@ -170,16 +170,7 @@ pub enum Action {
     /// The store could not be opened (yet): it is tried again.
     Unavailable(Error),
     /// Remote mode: whom the API knows this dashboard as, which decides what it may write.
-    SignedIn(Identity),
-}
-
-/// Who the dashboard acts as over the API: the token's subject and role.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Identity {
-    /// The subject history names.
-    pub subject: String,
-    /// `reader`, `writer` or `admin`.
-    pub role: String,
+    SignedIn(super::identity::Identity),
 }
 
 /// A reload's result.

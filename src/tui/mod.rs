@@ -14,6 +14,7 @@ pub mod app;
 mod dialogs;
 pub mod driver;
 pub mod form;
+mod identity;
 pub mod keys;
 mod layout;
 pub mod measure;
@@ -51,7 +52,8 @@ use ratatui::DefaultTerminal;
 use tokio::sync::mpsc;
 
 use crate::book::OrderBook;
-use app::{Action, App, Effect, Identity};
+use app::{Action, App, Effect};
+pub use identity::Identity;
 
 /// Runs the dashboard until the user quits.
 ///

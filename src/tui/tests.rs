@@ -8,6 +8,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use super::app::{Action, Anchor, App, Effect, Loaded, Mode, handle_key};
 use super::fixtures::{app_with, catalogue, order};
 use super::form::Field;
+use super::identity::Identity;
 use super::keys::Command;
 use super::text::Zone;
 use super::theme::Theme;
@@ -101,29 +102,23 @@ fn the_read_only_dashboard_refuses_to_create_edit_or_delete() {
 }
 
 #[test]
-fn a_reader_token_opens_the_dashboard_browse_only() {
-    let mut app = app_with(3, 80, 24, false);
-    let reader = super::app::Identity { subject: "rita".to_owned(), role: "reader".to_owned() };
-    update(&mut app, Action::SignedIn(reader));
-    assert!(app.read_only);
-    assert!(app.status.as_ref().is_some_and(|s| s.text == "signed in as rita (reader): browse-only"));
-    assert!(press(&mut app, KeyCode::Char('e')).is_empty());
-    assert_eq!(app.mode, Mode::Browse);
-}
-
-#[test]
-fn a_writer_token_edits_orders_and_is_told_catalogue_edits_need_admin() {
-    let mut app = app_with(3, 80, 24, false);
-    let writer = super::app::Identity { subject: "alice".to_owned(), role: "writer".to_owned() };
-    update(&mut app, Action::SignedIn(writer));
-    press(&mut app, KeyCode::Char('e'));
-    assert!(matches!(app.mode, Mode::Form(_)), "orders can be edited");
-    press(&mut app, KeyCode::Esc);
-    press(&mut app, KeyCode::Tab);
-    press(&mut app, KeyCode::Char('n'));
-    assert_eq!(app.mode, Mode::Browse);
-    let status = app.status.clone().expect("a status line");
-    assert_eq!(status.text, "catalogue edits need admin: alice is a writer");
+fn a_reader_token_browses_only_and_a_writer_is_told_catalogue_edits_need_admin() {
+    let signed_in = |role: &str| {
+        let mut app = app_with(3, 80, 24, false);
+        update(&mut app, Action::SignedIn(Identity { subject: "alice".to_owned(), role: role.to_owned() }));
+        app
+    };
+    let mut reader = signed_in("reader");
+    assert_eq!(reader.status.clone().map(|s| s.text).as_deref(), Some("signed in as alice (reader): browse-only"));
+    assert!(reader.read_only && press(&mut reader, KeyCode::Char('e')).is_empty());
+    let mut writer = signed_in("writer");
+    press(&mut writer, KeyCode::Char('e'));
+    assert!(matches!(writer.mode, Mode::Form(_)), "a writer edits orders");
+    for code in [KeyCode::Esc, KeyCode::Tab, KeyCode::Char('n')] {
+        press(&mut writer, code);
+    }
+    assert_eq!(writer.mode, Mode::Browse);
+    assert_eq!(writer.status.map(|s| s.text).as_deref(), Some("catalogue edits need admin: alice is a writer"));
 }
 
 #[test]

@@ -43,7 +43,7 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
 
 /// What the token's role lets the dashboard write: a `reader` browses only, a `writer` edits
 /// orders but not the catalogue (the API would refuse either anyway; this says so up front).
-fn signed_in(app: &mut App, identity: &super::app::Identity) {
+fn signed_in(app: &mut App, identity: &super::identity::Identity) {
     let who = format!("signed in as {} ({})", identity.subject, identity.role);
     match identity.role.as_str() {
         "reader" => {

@@ -10,7 +10,8 @@ use orders::book::local::LocalBook;
 use orders::domain::{Money, NewOrder, OrderFilter, OrderPatch, ServiceRef};
 use orders::remote::{RemoteBook, Secret, TokenSource};
 use orders::store::Store;
-use orders::tui::app::{Action, Identity, Mode, Tab};
+use orders::tui::Identity;
+use orders::tui::app::{Action, Mode, Tab};
 use orders::tui::driver::Driver;
 use orders::tui::form::Field;
 
