@@ -76,8 +76,8 @@ pub enum Error {
     /// Credentials good, role too low.
     #[error("{0}")]
     Forbidden(String),
-    /// The database cannot be reached.
-    #[error("database unavailable: {0}")]
+    /// The database cannot be reached, or in remote mode the API (whose message names it).
+    #[error("{}", unavailable(.0))]
     Unavailable(#[source] Cause),
     /// The server or database is busy: a write did not get the write lock in time, every
     /// stream slot is taken. Worth trying again shortly; the message is safe to show.
@@ -124,6 +124,12 @@ impl Error {
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
         Self::Invalid(vec![FieldError::new(field, message)])
     }
+}
+
+/// What cannot be reached: the API when the message names it, else the database.
+fn unavailable(cause: &Cause) -> String {
+    let message = cause.to_string();
+    if message.starts_with("the API at ") { message } else { format!("database unavailable: {message}") }
 }
 
 fn join(errors: &[FieldError]) -> String {

@@ -56,7 +56,8 @@ fn main() -> ExitCode {
 }
 
 /// The exit codes of the README: 1 other, 2 usage, 3 not found, 4 conflict, 5 invalid input,
-/// 6 database unavailable.
+/// 6 database or API unavailable, 7 not authorized (remote mode: a token the API refuses, or
+/// a role too low for the command).
 fn exit_code(err: &anyhow::Error) -> u8 {
     for cause in err.chain() {
         if let Some(err) = cause.downcast_ref::<Error>() {
@@ -69,7 +70,8 @@ fn exit_code(err: &anyhow::Error) -> u8 {
                 | Error::Stale { .. } => 4,
                 Error::Invalid(_) => 5,
                 Error::Unavailable(_) | Error::Busy(_) => 6,
-                Error::Unauthorized(_) | Error::Forbidden(_) | Error::Internal(_) => 1,
+                Error::Unauthorized(_) | Error::Forbidden(_) => 7,
+                Error::Internal(_) => 1,
             };
         }
         if cause.is::<UsageError>() {

@@ -10,7 +10,7 @@ use crate::store::{OrderQuery, Store};
 use crate::{Error, Result};
 
 /// The store, and the name its writes are made in.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct LocalBook {
     store: Store,
     actor: String,
@@ -39,6 +39,10 @@ impl OrderBook for LocalBook {
 
     fn stream_orders(&self, query: OrderQuery) -> BoxStream<'static, Result<Order>> {
         self.store.stream_orders(query).boxed()
+    }
+
+    fn export_orders(&self) -> BoxStream<'static, Result<Order>> {
+        self.store.export_orders().boxed()
     }
 
     async fn count_orders(&self, filter: &OrderFilter) -> Result<i64> {

@@ -11,7 +11,7 @@ use std::future::Future;
 
 use futures_util::stream::BoxStream;
 
-use crate::domain::{Event, FieldError, NewOrder, Order, OrderFilter, OrderPatch, Service};
+use crate::domain::{Event, FieldError, NewOrder, Order, OrderFilter, OrderPatch, Service, SortOrder};
 use crate::store::OrderQuery;
 use crate::{Error, Result};
 
@@ -24,6 +24,11 @@ pub trait OrderBook: Clone + Send + Sync + 'static {
     fn list_orders(&self, query: &OrderQuery) -> impl Future<Output = Result<Vec<Order>>> + Send;
     /// Every order `query` selects, in its sort, page by page as the consumer reads.
     fn stream_orders(&self, query: OrderQuery) -> BoxStream<'static, Result<Order>>;
+    /// Every order, ascending by id (`orders export`). The store reads them in one snapshot;
+    /// by default, the listing in that sort.
+    fn export_orders(&self) -> BoxStream<'static, Result<Order>> {
+        self.stream_orders(OrderQuery { sort: SortOrder::IdAsc, ..OrderQuery::default() })
+    }
     /// How many orders `filter` selects.
     fn count_orders(&self, filter: &OrderFilter) -> impl Future<Output = Result<i64>> + Send;
     /// Creates an order; the scheduling rule is checked.

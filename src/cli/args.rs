@@ -12,7 +12,7 @@ use super::output::Format;
 #[derive(Debug, Parser)]
 #[command(name = "orders", version, about, max_term_width = 100)]
 #[command(
-    after_help = "With no command, opens the dashboard.\nExit codes: 0 ok, 1 failure, 2 usage, 3 not found, 4 conflict, 5 invalid input, 6 database unavailable."
+    after_help = "With no command, opens the dashboard.\nExit codes: 0 ok, 1 failure, 2 usage, 3 not found, 4 conflict, 5 invalid input, 6 database or API unavailable, 7 not authorized."
 )]
 pub struct Cli {
     /// Configuration file (default: $ORDERS_CONFIG, else ./orders.toml when present).
@@ -21,6 +21,10 @@ pub struct Cli {
     /// Database URL, overriding the configuration (sqlite://FILE or postgres://…).
     #[arg(long, global = true, value_name = "URL")]
     pub database_url: Option<String>,
+    /// Work through the API of an `orders serve` at URL instead of the database (remote mode;
+    /// default: client.api, else the stored login).
+    #[arg(long, global = true, value_name = "URL")]
+    pub api: Option<String>,
     /// Open the dashboard browse-only (no create, edit or delete).
     #[arg(long)]
     pub read_only: bool,
@@ -41,6 +45,14 @@ pub enum Command {
         #[arg(long, value_name = "HOST:PORT")]
         addr: Option<String>,
     },
+    /// Log in to the API at URL with a refresh token read on stdin (from `orders token issue
+    /// --refresh`); later commands and the dashboard then work through it.
+    Login {
+        /// The API's base URL, e.g. http://127.0.0.1:8080.
+        url: String,
+    },
+    /// Forget the stored login.
+    Logout,
     /// Mint or revoke API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
@@ -271,6 +283,21 @@ pub struct OutputArgs {
     /// Output format (default: table on a terminal, json otherwise).
     #[arg(long, short = 'o', value_enum, value_name = "FORMAT")]
     pub output: Option<Format>,
+}
+
+impl RecordCommand {
+    /// The name of a command that only works on a database opened directly, for remote mode
+    /// to refuse it.
+    pub(super) fn local_only(&self) -> Option<&'static str> {
+        match self {
+            Self::Migrate => Some("migrate"),
+            Self::Seed => Some("seed"),
+            Self::Import { .. } => Some("import"),
+            Self::Rules { command: Some(RulesCommand::SetGap { .. }), .. } => Some("rules set-gap"),
+            Self::Rules { command: None, .. } => Some("rules"),
+            _ => None,
+        }
+    }
 }
 
 impl OutputArgs {

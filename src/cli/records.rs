@@ -1,21 +1,25 @@
 //! One small function per record command: hand the flags' text to the domain's reader, call
-//! the store, print the result. Same rules and messages as the API.
+//! the book (the store here, or an API in remote mode), print the result. Same rules and
+//! messages as the API, the same output and exit codes in either mode.
 
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 
 use super::args::{CreateArgs, ListArgs, RecordCommand, ServicesCommand, UpdateArgs, UsageError};
 use super::output::{self, Format};
 use crate::actor::local_actor;
+use crate::book::OrderBook;
+use crate::book::local::LocalBook;
 use crate::domain::input::{Raw, RawOrder, RawServices, Refusal, Shape, collect};
 use crate::domain::{OrderFilter, Timestamp, parse_id};
 use crate::error::Error;
 use crate::store::{OrderQuery, Store};
 
-/// Runs a command that needs the store.
+/// Runs a command on the store opened here: the local-only commands on the store itself, the
+/// rest on its book, in the name of `cli:<user>`.
 ///
 /// # Errors
 /// Whatever the command failed with.
-pub async fn run(store: &Store, command: RecordCommand) -> anyhow::Result<()> {
+pub async fn run_local(store: &Store, command: RecordCommand) -> anyhow::Result<()> {
     match command {
         RecordCommand::Migrate => {
             store.migrate().await?;
@@ -29,32 +33,58 @@ pub async fn run(store: &Store, command: RecordCommand) -> anyhow::Result<()> {
                 eprintln!("orders: sample order {id} was deleted and is not written again: ids are never reused");
             }
         }
-        RecordCommand::List(args) => list(store, args).await?,
+        RecordCommand::Import { file } => super::import::run(store, &file).await?,
+        RecordCommand::Rules { command, output } => super::rules::run(store, command, output).await?,
+        command => run(&LocalBook::new(store.clone(), local_actor("cli")), command).await?,
+    }
+    Ok(())
+}
+
+/// Runs a record command on `book`, the store here or an API; a command only a store opened
+/// here can run is refused (usage, 2).
+///
+/// # Errors
+/// Whatever the command failed with.
+pub async fn run<B: OrderBook>(book: &B, command: RecordCommand) -> anyhow::Result<()> {
+    if let Some(name) = command.local_only() {
+        return Err(local_only(name).into());
+    }
+    match command {
+        RecordCommand::List(args) => list(book, args).await?,
         RecordCommand::Get { id, output } => {
-            output::print_one(output.format(), &store.get_order(id_arg("id", &id)?).await?)?
+            output::print_one(output.format(), &book.get_order(id_arg("id", &id)?).await?)?
         }
         RecordCommand::History { id, output } => {
-            output::print_all(output.format(), &store.history(id_arg("id", &id)?).await?)?;
+            output::print_all(output.format(), &book.history(id_arg("id", &id)?).await?)?;
         }
-        RecordCommand::Create(args) => create(store, args).await?,
-        RecordCommand::Update(args) => update(store, args).await?,
+        RecordCommand::Create(args) => create(book, args).await?,
+        RecordCommand::Update(args) => update(book, args).await?,
         RecordCommand::Delete { id, yes } => {
             let id = id_arg("id", &id)?;
-            let order = store.get_order(id).await?;
+            let order = book.get_order(id).await?;
             let services: Vec<&str> = order.services.iter().map(|s| s.name.as_str()).collect();
             confirm(
                 yes,
                 &format!("order {id} at {} ({}, fee {})", order.datetime, services.join(", "), order.totalfee),
             )?;
-            store.delete_order(id, Some(order.version), &local_actor("cli")).await?;
+            book.delete_order(id, Some(order.version)).await?;
             eprintln!("orders: deleted order {id}");
         }
-        RecordCommand::Services(command) => services(store, command).await?,
-        RecordCommand::Export => export(store).await?,
-        RecordCommand::Import { file } => super::import::run(store, &file).await?,
-        RecordCommand::Rules { command, output } => super::rules::run(store, command, output).await?,
+        RecordCommand::Services(command) => services(book, command).await?,
+        RecordCommand::Export => output::print_stream(Format::Ndjson, book.export_orders()).await?,
+        RecordCommand::Migrate | RecordCommand::Seed | RecordCommand::Import { .. } | RecordCommand::Rules { .. } => {
+            unreachable!("refused above as local only")
+        }
     }
     Ok(())
+}
+
+/// The refusal of a command that needs the database opened here (remote mode).
+pub(super) fn local_only(name: &str) -> UsageError {
+    UsageError(format!(
+        "{name} is local only: it needs the database, and this runs through an API (remote mode); \
+         give --database-url, or `orders logout`"
+    ))
 }
 
 /// Reads an id flag or argument with the domain's rule.
@@ -62,7 +92,7 @@ fn id_arg(field: &str, text: &str) -> Result<i64, Error> {
     parse_id(text).map_err(|e| Error::invalid(field, e))
 }
 
-async fn list(store: &Store, args: ListArgs) -> anyhow::Result<()> {
+async fn list<B: OrderBook>(book: &B, args: ListArgs) -> anyhow::Result<()> {
     let mut errors = Vec::new();
     let from = args.from.and_then(|t| collect(&mut errors, "from", Timestamp::parse_bound(&t)));
     let to = args.to.and_then(|t| collect(&mut errors, "to", Timestamp::parse_bound(&t)));
@@ -75,15 +105,15 @@ async fn list(store: &Store, args: ListArgs) -> anyhow::Result<()> {
         return Err(Error::Invalid(errors).into());
     }
     let query = OrderQuery { filter: OrderFilter { from, to, service }, limit, ..OrderQuery::default() };
-    output::print_stream(args.output.format(), store.stream_orders(query)).await
+    output::print_stream(args.output.format(), book.stream_orders(query)).await
 }
 
-async fn create(store: &Store, args: CreateArgs) -> anyhow::Result<()> {
+async fn create<B: OrderBook>(book: &B, args: CreateArgs) -> anyhow::Result<()> {
     let new = match create_input(&args).order(Shape::Create) {
         Ok(new) => new,
-        Err(refused) => return Err(invalid(store, refused).await),
+        Err(refused) => return Err(invalid(book, refused).await),
     };
-    let order = store.create_order(&new, &local_actor("cli")).await?;
+    let order = book.create_order(&new).await?;
     Ok(output::print_one(args.output.format(), &order)?)
 }
 
@@ -97,7 +127,7 @@ fn create_input(args: &CreateArgs) -> RawOrder<'_> {
     }
 }
 
-async fn update(store: &Store, args: UpdateArgs) -> anyhow::Result<()> {
+async fn update<B: OrderBook>(book: &B, args: UpdateArgs) -> anyhow::Result<()> {
     let mut input = RawOrder {
         datetime: args.datetime.as_deref().map(Raw::Text),
         totalfee: args.fee.as_deref().map(Raw::Text),
@@ -107,41 +137,37 @@ async fn update(store: &Store, args: UpdateArgs) -> anyhow::Result<()> {
     let id = collect(&mut input.errors, "id", parse_id(&args.id));
     match (id, input.patch()) {
         (Some(id), Ok(patch)) => {
-            let order = store.update_order(id, &patch, None, &local_actor("cli")).await?;
+            let order = book.update_order(id, &patch, None).await?;
             Ok(output::print_one(args.output.format(), &order)?)
         }
-        (_, Err(refused)) => Err(invalid(store, refused).await),
+        (_, Err(refused)) => Err(invalid(book, refused).await),
         (None, Ok(_)) => unreachable!("the id's error is among the input's, which refuses the patch"),
     }
 }
 
 /// The refused input's errors, with the unknown services among the valid ones named too.
-async fn invalid(store: &Store, refused: Refusal) -> anyhow::Error {
-    store.invalid(refused.errors, refused.services.as_deref()).await.into()
+async fn invalid<B: OrderBook>(book: &B, refused: Refusal) -> anyhow::Error {
+    book.invalid(refused.errors, refused.services.as_deref()).await.into()
 }
 
-async fn services(store: &Store, command: ServicesCommand) -> anyhow::Result<()> {
+async fn services<B: OrderBook>(book: &B, command: ServicesCommand) -> anyhow::Result<()> {
     match command {
-        ServicesCommand::List { output } => output::print_all(output.format(), &store.list_services().await?)?,
+        ServicesCommand::List { output } => output::print_all(output.format(), &book.list_services().await?)?,
         ServicesCommand::Add { name, id, output } => {
             let id = id.map(|id| id_arg("id", &id)).transpose()?;
-            output::print_one(output.format(), &store.add_service(id, &name).await?)?;
+            output::print_one(output.format(), &book.add_service(id, &name).await?)?;
         }
         ServicesCommand::Rename { id, name, output } => {
-            output::print_one(output.format(), &store.rename_service(id_arg("id", &id)?, &name).await?)?;
+            output::print_one(output.format(), &book.rename_service(id_arg("id", &id)?, &name).await?)?;
         }
         ServicesCommand::Delete { id, yes } => {
-            let service = store.get_service(id_arg("id", &id)?).await?;
+            let service = book.get_service(id_arg("id", &id)?).await?;
             confirm(yes, &format!("service {} ({})", service.id, service.name))?;
-            store.delete_service(service.id).await?;
+            book.delete_service(service.id).await?;
             eprintln!("orders: deleted service {}", service.id);
         }
     }
     Ok(())
-}
-
-async fn export(store: &Store) -> anyhow::Result<()> {
-    output::print_stream(Format::Ndjson, store.export_orders()).await
 }
 
 /// Asks before deleting `what`, unless `--yes`. Without a terminal to ask on, refuses.

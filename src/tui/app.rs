@@ -92,6 +92,8 @@ pub struct App {
     pub mode: Mode,
     /// Browse-only.
     pub read_only: bool,
+    /// Why the catalogue cannot be edited, when orders can (remote mode: a `writer` token).
+    pub catalogue_locked: Option<String>,
     /// How instants are shown and typed.
     pub zone: Zone,
     /// Colours, or none.
@@ -167,6 +169,8 @@ pub enum Action {
     ServiceSaved(bool, Result<Service, Error>),
     /// The store could not be opened (yet): it is tried again.
     Unavailable(Error),
+    /// Remote mode: whom the API knows this dashboard as, which decides what it may write.
+    SignedIn(super::identity::Identity),
 }
 
 /// A reload's result.
@@ -282,6 +286,7 @@ impl App {
             tab: Tab::Orders,
             mode: Mode::Browse,
             read_only,
+            catalogue_locked: None,
             zone,
             theme,
             orders: Window::default(),

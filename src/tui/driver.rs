@@ -1,5 +1,6 @@
-//! A scripted dashboard for tests: the real key handling, update and store tasks, run one
-//! after another on a real store and rendered on ratatui's `TestBackend`, with no terminal.
+//! A scripted dashboard for tests: the real key handling, update and book tasks, run one
+//! after another on a real book (a store, or a live API) and rendered on ratatui's
+//! `TestBackend`, with no terminal.
 
 use std::collections::VecDeque;
 
@@ -13,26 +14,25 @@ use super::text::Zone;
 use super::theme::Theme;
 use super::ui::draw;
 use super::update::update;
-use crate::store::Store;
+use crate::book::OrderBook;
 
 /// A dashboard driven by key presses, each run to completion (every store call answered).
 #[derive(Debug)]
-pub struct Driver {
+pub struct Driver<B> {
     /// The dashboard state.
     pub app: App,
     /// Texts copied to the clipboard.
     pub copied: Vec<String>,
-    store: Store,
-    actor: String,
+    book: B,
 }
 
-impl Driver {
-    /// Opens a dashboard of `width` × `height` over `store`, times in UTC, monochrome.
-    pub async fn open(store: Store, read_only: bool, width: u16, height: u16) -> Self {
+impl<B: OrderBook> Driver<B> {
+    /// Opens a dashboard of `width` × `height` over `book`, times in UTC, monochrome.
+    pub async fn open(book: B, read_only: bool, width: u16, height: u16) -> Self {
         let mut app = App::new(read_only, Zone::Utc, Theme::mono());
         update(&mut app, Action::Resize(width, height));
         let effects = app.start();
-        let mut driver = Self { app, copied: Vec::new(), store, actor: "tui:test".to_owned() };
+        let mut driver = Self { app, copied: Vec::new(), book };
         driver.run(effects).await;
         driver
     }
@@ -48,7 +48,7 @@ impl Driver {
         while let Some(effect) = queue.pop_front() {
             if let Effect::Copy(text) = effect {
                 self.copied.push(text);
-            } else if let Some(result) = perform(&self.store, effect, &self.actor).await {
+            } else if let Some(result) = perform(&self.book, effect).await {
                 queue.extend(update(&mut self.app, result));
             }
         }

@@ -1,5 +1,6 @@
 //! The terminal dashboard for support staff (`orders`, `orders tui`): ratatui over crossterm,
-//! on the same store, rules and messages as the script commands.
+//! on the same book, rules and messages as the script commands — the store opened here, or an
+//! `orders serve` in remote mode, where the token's role decides what it may write.
 //!
 //! Shape: [`keys`] is the one key map; [`app`] holds the state and turns keys into actions;
 //! `update` applies actions and returns effects, with `prompts` (the dialogs), `results` (store
@@ -13,6 +14,7 @@ pub mod app;
 mod dialogs;
 pub mod driver;
 pub mod form;
+mod identity;
 pub mod keys;
 mod layout;
 pub mod measure;
@@ -49,15 +51,16 @@ use futures_util::StreamExt as _;
 use ratatui::DefaultTerminal;
 use tokio::sync::mpsc;
 
-use crate::store::Store;
+use crate::book::OrderBook;
 use app::{Action, App, Effect};
+pub use identity::Identity;
 
 /// Runs the dashboard until the user quits.
 ///
 /// # Errors
 /// When the terminal cannot be set up or read; database errors never end it (they show in the
 /// status bar).
-pub async fn run(connect: Connect, refresh: Duration, read_only: bool) -> std::io::Result<()> {
+pub async fn run<B: OrderBook>(connect: Connect<B>, refresh: Duration, read_only: bool) -> std::io::Result<()> {
     let mut measure = measure::Measure::from_env();
     let mut terminal = ratatui::try_init()?;
     // ratatui's panic hook restores the screen; ours first releases the mouse.
@@ -78,28 +81,35 @@ pub async fn run(connect: Connect, refresh: Duration, read_only: bool) -> std::i
     result
 }
 
-/// Opens the store; the dashboard calls it until it succeeds, showing each failure.
-pub type Connect = Box<dyn Fn() -> Pin<Box<dyn Future<Output = crate::Result<Store>> + Send>> + Send + Sync>;
+/// Opens the book; the dashboard calls it until it succeeds, showing each failure.
+pub type Connect<B> = Box<dyn Fn() -> Pin<Box<dyn Future<Output = crate::Result<Opened<B>>> + Send>> + Send + Sync>;
 
-/// How long to wait before trying an unreachable database again.
+/// A book the dashboard opened, and over the API whom it acts as.
+pub struct Opened<B> {
+    /// The book.
+    pub book: B,
+    /// Remote mode: the token's subject and role; `None` locally (everything allowed).
+    pub identity: Option<Identity>,
+}
+
+/// How long to wait before trying an unreachable database or API again.
 const RECONNECT: Duration = Duration::from_secs(3);
 
-async fn event_loop(
+async fn event_loop<B: OrderBook>(
     terminal: &mut DefaultTerminal,
-    connect: Connect,
+    connect: Connect<B>,
     refresh: Duration,
     read_only: bool,
     mut measure: Option<&mut measure::Measure>,
 ) -> std::io::Result<()> {
     let (sender, mut results) = mpsc::unbounded_channel::<Action>();
-    let (opened, mut stores) = mpsc::unbounded_channel::<crate::Result<Store>>();
+    let (opened, mut books) = mpsc::unbounded_channel::<crate::Result<Opened<B>>>();
     tokio::spawn(connect_until_open(connect, opened));
-    let actor = crate::actor::local_actor("tui");
     let mut app = App::new(read_only, text::Zone::Local, theme::Theme::from_env());
     let size = terminal.size()?;
     update::update(&mut app, Action::Resize(size.width, size.height));
-    // Store work asked for before the store is open waits for it.
-    let mut link = Link { store: None, waiting: app.start(), actor, sender };
+    // Work asked for before the book is open waits for it.
+    let mut link = Link { book: None, waiting: app.start(), sender };
     let mut events = crossterm::event::EventStream::new();
     let mut tick = tokio::time::interval(refresh.max(Duration::from_millis(500)));
     tick.reset();
@@ -116,11 +126,11 @@ async fn event_loop(
                 None => break,
             },
             Some(result) = results.recv() => Some(result),
-            Some(store) = stores.recv() => match store {
-                Ok(store) => {
-                    link.store = Some(store);
+            Some(opened) = books.recv() => match opened {
+                Ok(Opened { book, identity }) => {
+                    link.book = Some(book);
                     link.dispatch(Vec::new())?;
-                    None
+                    identity.map(Action::SignedIn)
                 }
                 Err(error) => Some(Action::Unavailable(error)),
             },
@@ -132,14 +142,15 @@ async fn event_loop(
             link.dispatch(effects)?;
         }
     }
-    if let Some(store) = link.store {
-        store.close().await;
-    }
     Ok(())
 }
 
-/// Tries to open the store until it opens (or the URL is simply invalid), reporting failures.
-async fn connect_until_open(connect: Connect, opened: mpsc::UnboundedSender<crate::Result<Store>>) {
+/// Tries to open the book until it opens (or the URL is simply invalid, or the API refuses the
+/// token), reporting failures.
+async fn connect_until_open<B: OrderBook>(
+    connect: Connect<B>,
+    opened: mpsc::UnboundedSender<crate::Result<Opened<B>>>,
+) {
     loop {
         let result = connect().await;
         let done =
@@ -166,29 +177,28 @@ fn action_for(app: &App, event: Event) -> Option<Action> {
     }
 }
 
-/// The event loop's link to the store: effects wait in `waiting` until it is open.
-struct Link {
-    store: Option<Store>,
+/// The event loop's link to the book: effects wait in `waiting` until it is open.
+struct Link<B> {
+    book: Option<B>,
     waiting: Vec<Effect>,
-    actor: String,
     sender: mpsc::UnboundedSender<Action>,
 }
 
-impl Link {
+impl<B: OrderBook> Link<B> {
     /// Starts each store effect on its own task (once the store is open); writes clipboard
     /// effects to the terminal.
     fn dispatch(&mut self, effects: Vec<Effect>) -> std::io::Result<()> {
         let (copies, mut work): (Vec<Effect>, Vec<Effect>) =
             effects.into_iter().partition(|e| matches!(e, Effect::Copy(_)));
         copy(copies)?;
-        let Some(store) = &self.store else {
+        let Some(book) = &self.book else {
             self.waiting.append(&mut work);
             return Ok(());
         };
         for effect in self.waiting.drain(..).chain(work) {
-            let (store, actor, sender) = (store.clone(), self.actor.clone(), self.sender.clone());
+            let (book, sender) = (book.clone(), self.sender.clone());
             tokio::spawn(async move {
-                if let Some(result) = tasks::perform(&store, effect, &actor).await {
+                if let Some(result) = tasks::perform(&book, effect).await {
                     let _ = sender.send(result);
                 }
             });

@@ -32,6 +32,10 @@ pub fn open_write(app: &mut App, command: Command) -> Vec<Effect> {
         return Vec::new();
     }
     if app.tab == Tab::Services {
+        if let Some(why) = &app.catalogue_locked {
+            app.status = Some(info(why.clone()));
+            return Vec::new();
+        }
         let selected = app.selected_service().cloned();
         app.mode = match (command, selected) {
             (Command::New, _) => Mode::ServiceName { id: None, input: Input::default(), error: None },

@@ -8,6 +8,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use super::app::{Action, Anchor, App, Effect, Loaded, Mode, handle_key};
 use super::fixtures::{app_with, catalogue, order};
 use super::form::Field;
+use super::identity::Identity;
 use super::keys::Command;
 use super::text::Zone;
 use super::theme::Theme;
@@ -98,6 +99,26 @@ fn the_read_only_dashboard_refuses_to_create_edit_or_delete() {
         assert_eq!(app.mode, Mode::Browse);
     }
     assert!(app.status.as_ref().is_some_and(|s| s.text.starts_with("read-only")));
+}
+
+#[test]
+fn a_reader_token_browses_only_and_a_writer_is_told_catalogue_edits_need_admin() {
+    let signed_in = |role: &str| {
+        let mut app = app_with(3, 80, 24, false);
+        update(&mut app, Action::SignedIn(Identity { subject: "alice".to_owned(), role: role.to_owned() }));
+        app
+    };
+    let mut reader = signed_in("reader");
+    assert_eq!(reader.status.clone().map(|s| s.text).as_deref(), Some("signed in as alice (reader): browse-only"));
+    assert!(reader.read_only && press(&mut reader, KeyCode::Char('e')).is_empty());
+    let mut writer = signed_in("writer");
+    press(&mut writer, KeyCode::Char('e'));
+    assert!(matches!(writer.mode, Mode::Form(_)), "a writer edits orders");
+    for code in [KeyCode::Esc, KeyCode::Tab, KeyCode::Char('n')] {
+        press(&mut writer, code);
+    }
+    assert_eq!(writer.mode, Mode::Browse);
+    assert_eq!(writer.status.map(|s| s.text).as_deref(), Some("catalogue edits need admin: alice is a writer"));
 }
 
 #[test]

@@ -31,10 +31,31 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
             app.status = Some(Status { text: format!("{error}{again}"), error: true });
             Vec::new()
         }
+        Action::SignedIn(identity) => {
+            signed_in(app, &identity);
+            Vec::new()
+        }
         result => return super::results::apply(app, result),
     };
     app.busy += effects.iter().filter(|e| !matches!(e, Effect::Copy(_))).count();
     effects
+}
+
+/// What the token's role lets the dashboard write: a `reader` browses only, a `writer` edits
+/// orders but not the catalogue (the API would refuse either anyway; this says so up front).
+fn signed_in(app: &mut App, identity: &super::identity::Identity) {
+    let who = format!("signed in as {} ({})", identity.subject, identity.role);
+    match identity.role.as_str() {
+        "reader" => {
+            app.read_only = true;
+            app.status = Some(info(format!("{who}: browse-only")));
+        }
+        "writer" => {
+            app.catalogue_locked = Some(format!("catalogue edits need admin: {} is a writer", identity.subject));
+            app.status = Some(info(who));
+        }
+        _ => app.status = Some(info(who)),
+    }
 }
 
 fn command_effects(app: &mut App, command: Command) -> Vec<Effect> {

@@ -203,7 +203,19 @@ impl Drop for TestApp {
     }
 }
 
-/// A `orders serve` process on `db`, with its address.
+/// A refresh token for `subject` as `role`, minted as an admin does, on the database.
+pub fn refresh_token(db: &TestDb, subject: &str, role: &str) -> String {
+    let issued = db
+        .cli()
+        .args(["token", "issue", "--subject", subject, "--role", role, "--refresh", "-o", "json"])
+        .env("ORDERS__AUTH__JWT_SECRET", SECRET)
+        .assert()
+        .success();
+    let issued: Value = serde_json::from_slice(&issued.get_output().stdout).unwrap();
+    issued["refresh_token"].as_str().expect("a refresh token").to_owned()
+}
+
+/// A `orders serve` process on `db`, with its address; killed when dropped.
 pub struct Server {
     child: Child,
     /// `http://127.0.0.1:PORT`.
@@ -249,5 +261,14 @@ impl Server {
         let pid = self.child.id().to_string();
         Command::new("kill").args(["-TERM", &pid]).status().expect("kill runs");
         self.child.wait().expect("the server exits")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }

@@ -8,6 +8,7 @@
 
 use crossterm::event::KeyCode;
 use orders::auth::Role;
+use orders::book::local::LocalBook;
 use orders::domain::OrderFilter;
 use orders::tui::app::Mode;
 use orders::tui::driver::Driver;
@@ -377,7 +378,7 @@ async fn through_dashboard(app: &TestApp, case: &Case) {
     for id in &gone {
         app.store.add_service(Some(*id), &format!("Vanishing{id}")).await.unwrap();
     }
-    let mut tui = Driver::open(app.store.clone(), false, 100, 30).await;
+    let mut tui = Driver::open(LocalBook::new(app.store.clone(), "tui:test"), false, 100, 30).await;
     tui.press(KeyCode::Char('n')).await;
     tui.type_text(case.datetime).await;
     tui.press(KeyCode::Tab).await;
@@ -414,7 +415,7 @@ const BAD_IDS: &[&str] = &["0", "-1", "9223372036854775808", "abc"];
 #[tokio::test]
 async fn every_bad_order_id_is_refused_alike_through_the_api_the_cli_the_dashboard_and_import() {
     let app = spawn_app().await;
-    let mut tui = Driver::open(app.store.clone(), false, 100, 30).await;
+    let mut tui = Driver::open(LocalBook::new(app.store.clone(), "tui:test"), false, 100, 30).await;
     for id in BAD_IDS {
         let message = format!("must be an integer from 1 to 9223372036854775807, not {id:?}");
         let reply = app.get(&format!("/orders/{id}")).await;
@@ -448,7 +449,7 @@ async fn every_bad_order_id_is_refused_alike_through_the_api_the_cli_the_dashboa
 #[tokio::test]
 async fn listing_bounds_outside_the_range_are_refused_alike_through_the_api_the_cli_and_the_dashboard() {
     let app = spawn_app().await;
-    let mut tui = Driver::open(app.store.clone(), false, 100, 30).await;
+    let mut tui = Driver::open(LocalBook::new(app.store.clone(), "tui:test"), false, 100, 30).await;
     for bound in ["from", "to"] {
         let range = "must be from 0001-01-01T00:00:00.000Z to 9999-12-31T23:59:59.999Z in UTC";
         for (text, message) in [

@@ -1,10 +1,95 @@
 //! Every script command through the real binary: output formats, stdout/stderr discipline and
-//! the documented exit codes.
+//! the documented exit codes. The record commands' tests run twice: on the database, and in
+//! remote mode through a live `orders serve` on it (`--api URL`, `ORDERS_TOKEN`), with the same
+//! output and exit codes.
 
+use orders::auth::Role;
 use predicates::prelude::*;
 use serde_json::Value;
 
+use crate::api_helpers::{Server, tokens};
 use crate::helpers::TestDb;
+
+/// Where a test's record commands run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Side {
+    /// On the database.
+    Local,
+    /// Through a live `orders serve` on it, with an admin token for `tester`.
+    Remote,
+}
+
+/// A test database and, for the remote side, the server on it.
+struct Run {
+    /// Stopped before the database is dropped.
+    server: Option<Server>,
+    db: TestDb,
+}
+
+impl Run {
+    async fn seeded(side: Side) -> Self {
+        Self::on(seeded().await, side)
+    }
+
+    async fn empty(side: Side) -> Self {
+        Self::on(TestDb::new().await, side)
+    }
+
+    fn on(db: TestDb, side: Side) -> Self {
+        Self { server: (side == Side::Remote).then(|| Server::start(&db)), db }
+    }
+
+    /// The binary on this side: remote mode gets `--api` and `ORDERS_TOKEN`.
+    fn cli(&self) -> assert_cmd::Command {
+        let mut cli = self.db.cli();
+        if let Some(server) = &self.server {
+            let token = tokens().access_token("tester", Role::Admin, None).expect("a token").0;
+            cli.args(["--api", &server.base]).env("ORDERS_TOKEN", token);
+        }
+        cli
+    }
+
+    /// The binary on the database, for what only runs there.
+    fn local(&self) -> assert_cmd::Command {
+        self.db.cli()
+    }
+
+    /// How history names the writer: the local user, or the token's subject.
+    fn actor(&self) -> &'static str {
+        if self.server.is_some() { "tester" } else { "cli:" }
+    }
+}
+
+/// Each named test body, as two tests: `locally` on the database and `through_the_api`.
+macro_rules! twice {
+    ($setup:ident: $($name:ident),* $(,)?) => {$(
+        mod $name {
+            use super::{Run, Side};
+
+            #[tokio::test]
+            async fn locally() {
+                super::$name(&Run::$setup(Side::Local).await).await;
+            }
+
+            #[tokio::test]
+            async fn through_the_api() {
+                super::$name(&Run::$setup(Side::Remote).await).await;
+            }
+        }
+    )*};
+}
+
+twice!(seeded:
+    list_is_json_when_piped_and_honours_every_format,
+    list_filters_by_range_and_service_and_limits,
+    create_get_update_history_and_delete_round_trip,
+    a_conflicting_create_exits_4_and_names_the_nearest_order,
+    invalid_flag_values_exit_5_with_the_domain_message,
+    usage_mistakes_exit_2,
+    not_found_exits_3_and_conflicts_exit_4,
+    services_can_be_added_renamed_listed_and_deleted,
+);
+twice!(empty: csv_cells_that_start_like_a_formula_get_a_leading_quote);
 
 /// A seeded database.
 async fn seeded() -> TestDb {
@@ -52,47 +137,41 @@ async fn seed_never_writes_a_deleted_sample_order_again_and_says_so() {
     assert_eq!(json(&created.get_output().stdout)["id"], 226);
 }
 
-#[tokio::test]
-async fn list_is_json_when_piped_and_honours_every_format() {
-    let db = seeded().await;
-    let default = db.cli().arg("list").assert().success();
+async fn list_is_json_when_piped_and_honours_every_format(run: &Run) {
+    let default = run.cli().arg("list").assert().success();
     assert!(json(&default.get_output().stdout).is_array(), "piped output defaults to JSON");
-    let ndjson = db.cli().args(["list", "-o", "ndjson"]).assert().success();
+    let ndjson = run.cli().args(["list", "-o", "ndjson"]).assert().success();
     let lines: Vec<Value> =
         String::from_utf8_lossy(&ndjson.get_output().stdout).lines().map(|l| json(l.as_bytes())).collect();
     assert_eq!(lines.len(), 3);
-    db.cli()
+    run.cli()
         .args(["list", "-o", "csv"])
         .assert()
         .success()
         .stdout(predicate::str::starts_with("id,datetime,totalfee,service_ids,service_names,version,created_at,updated_at\n223,2022-11-01T11:11:11.111Z,100,123,Inspection,1,"));
-    db.cli()
+    run.cli()
         .args(["list", "-o", "table"])
         .assert()
         .success()
         .stdout(predicate::str::contains("223").and(predicate::str::contains("Inspection")));
 }
 
-#[tokio::test]
-async fn csv_cells_that_start_like_a_formula_get_a_leading_quote() {
-    let db = TestDb::new().await;
+async fn csv_cells_that_start_like_a_formula_get_a_leading_quote(run: &Run) {
     let name = r#"=HYPERLINK("http://example.com","x")"#;
-    db.cli().args(["services", "add", name, "--id", "5"]).assert().success();
-    db.cli().args(["create", "--datetime", "2030-01-01T00:00:00Z", "--fee", "1", "--service", "5"]).assert().success();
+    run.cli().args(["services", "add", name, "--id", "5"]).assert().success();
+    run.cli().args(["create", "--datetime", "2030-01-01T00:00:00Z", "--fee", "1", "--service", "5"]).assert().success();
     let quoted = r#""'=HYPERLINK(""http://example.com"",""x"")""#;
-    db.cli().args(["services", "list", "-o", "csv"]).assert().success().stdout(format!("id,name\n5,{quoted}\n"));
-    db.cli()
+    run.cli().args(["services", "list", "-o", "csv"]).assert().success().stdout(format!("id,name\n5,{quoted}\n"));
+    run.cli()
         .args(["list", "-o", "csv"])
         .assert()
         .success()
         .stdout(predicate::str::contains(format!("\n1,2030-01-01T00:00:00.000Z,1,5,{quoted},1,")));
 }
 
-#[tokio::test]
-async fn list_filters_by_range_and_service_and_limits() {
-    let db = seeded().await;
+async fn list_filters_by_range_and_service_and_limits(run: &Run) {
     let ids = |args: &[&str]| {
-        let out = db.cli().arg("list").args(args).args(["-o", "json"]).assert().success();
+        let out = run.cli().arg("list").args(args).args(["-o", "json"]).assert().success();
         json(&out.get_output().stdout).as_array().unwrap().iter().map(|o| o["id"].as_i64().unwrap()).collect::<Vec<_>>()
     };
     assert_eq!(ids(&["--from", "2022-11-01T14:11:11.111Z"]), [224, 225]);
@@ -102,10 +181,8 @@ async fn list_filters_by_range_and_service_and_limits() {
     assert_eq!(ids(&["--limit", "2"]), [223, 224]);
 }
 
-#[tokio::test]
-async fn create_get_update_history_and_delete_round_trip() {
-    let db = seeded().await;
-    let created = db
+async fn create_get_update_history_and_delete_round_trip(run: &Run) {
+    let created = run
         .cli()
         .args([
             "create",
@@ -130,23 +207,23 @@ async fn create_get_update_history_and_delete_round_trip() {
     let id = order["id"].as_i64().unwrap().to_string();
     assert_eq!(id, "226");
 
-    let fetched = db.cli().args(["get", &id]).assert().success();
+    let fetched = run.cli().args(["get", &id]).assert().success();
     assert_eq!(json(&fetched.get_output().stdout), order);
 
-    let updated = db.cli().args(["update", &id, "--fee", "120", "--service", "789"]).assert().success();
+    let updated = run.cli().args(["update", &id, "--fee", "120", "--service", "789"]).assert().success();
     let updated = json(&updated.get_output().stdout);
     assert_eq!((updated["totalfee"].to_string().as_str(), updated["version"].as_i64()), ("120", Some(2)));
     assert_eq!(updated["datetime"], order["datetime"], "fields not given stay");
 
-    db.cli()
+    run.cli()
         .args(["delete", &id, "--yes"])
         .assert()
         .success()
         .stdout("")
         .stderr(format!("orders: deleted order {id}\n"));
-    db.cli().args(["get", &id]).assert().code(3).stderr(format!("orders: order {id} not found\n"));
+    run.cli().args(["get", &id]).assert().code(3).stderr(format!("orders: order {id} not found\n"));
 
-    let history = db.cli().args(["history", &id]).assert().success();
+    let history = run.cli().args(["history", &id]).assert().success();
     let kinds: Vec<String> = json(&history.get_output().stdout)
         .as_array()
         .unwrap()
@@ -155,13 +232,11 @@ async fn create_get_update_history_and_delete_round_trip() {
         .collect();
     assert_eq!(kinds, ["created:1", "updated:2", "deleted:2"], "history survives the delete");
     let actor = json(&history.get_output().stdout)[0]["actor"].as_str().unwrap().to_owned();
-    assert!(actor.starts_with("cli:"), "{actor}");
+    assert!(actor.starts_with(run.actor()), "{actor}");
 }
 
-#[tokio::test]
-async fn a_conflicting_create_exits_4_and_names_the_nearest_order() {
-    let db = seeded().await;
-    db.cli()
+async fn a_conflicting_create_exits_4_and_names_the_nearest_order(run: &Run) {
+    run.cli()
         .args(["create", "--datetime", "2022-11-01T15:00:00Z", "--fee", "10", "--service", "123"])
         .assert()
         .code(4)
@@ -169,9 +244,7 @@ async fn a_conflicting_create_exits_4_and_names_the_nearest_order() {
         .stderr("orders: order 224 at 2022-11-01T14:11:11.111Z is within 3h of 2022-11-01T15:00:00.000Z\n");
 }
 
-#[tokio::test]
-async fn invalid_flag_values_exit_5_with_the_domain_message() {
-    let db = seeded().await;
+async fn invalid_flag_values_exit_5_with_the_domain_message(run: &Run) {
     let cases: &[(&str, &[&str], &str)] = &[
         (
             "malformed datetime",
@@ -223,14 +296,9 @@ async fn invalid_flag_values_exit_5_with_the_domain_message() {
         ),
         ("negative service id", &["services", "add", "X", "--id", "-1"], "id: must be an integer from 1"),
         ("negative history id", &["history", "-1"], "id: must be an integer from 1"),
-        (
-            "negative ttl",
-            &["token", "issue", "--subject", "a", "--role", "admin", "--ttl", "-5m"],
-            "ttl: must be a duration",
-        ),
     ];
     for (case, args, message) in cases {
-        db.cli()
+        run.cli()
             .args(*args)
             .assert()
             .append_context("case", *case)
@@ -238,21 +306,26 @@ async fn invalid_flag_values_exit_5_with_the_domain_message() {
             .stdout("")
             .stderr(predicate::str::contains(*message).and(predicate::str::starts_with("orders: ")));
     }
-    let all_at_once = db.cli().args(["create", "--datetime", "x", "--fee", "-1", "--service", "0"]).assert().code(5);
+    run.local() // token is local only
+        .args(["token", "issue", "--subject", "a", "--role", "admin", "--ttl", "-5m"])
+        .assert()
+        .append_context("case", "negative ttl")
+        .code(5)
+        .stdout("")
+        .stderr(predicate::str::contains("ttl: must be a duration").and(predicate::str::starts_with("orders: ")));
+    let all_at_once = run.cli().args(["create", "--datetime", "x", "--fee", "-1", "--service", "0"]).assert().code(5);
     let stderr = String::from_utf8_lossy(&all_at_once.get_output().stderr).into_owned();
     for field in ["datetime:", "totalfee:", "services[0]:"] {
         assert!(stderr.contains(field), "every field error at once, missing {field}: {stderr}");
     }
     for command in [&["create"][..], &["update", "223"][..]] {
-        let unknown = db.cli().args(command).args(["--fee", "-1", "--service", "999"]).assert().code(5);
+        let unknown = run.cli().args(command).args(["--fee", "-1", "--service", "999"]).assert().code(5);
         let stderr = String::from_utf8_lossy(&unknown.get_output().stderr).into_owned();
         assert!(stderr.contains("totalfee:") && stderr.contains("unknown service id 999"), "{command:?}: {stderr}");
     }
 }
 
-#[tokio::test]
-async fn usage_mistakes_exit_2() {
-    let db = seeded().await;
+async fn usage_mistakes_exit_2(run: &Run) {
     let cases: &[(&str, &[&str])] = &[
         ("unknown command", &["frobnicate"]),
         ("unknown flag", &["list", "--colour"]),
@@ -267,7 +340,7 @@ async fn usage_mistakes_exit_2() {
         ("--read-only with a command", &["--read-only", "delete", "223", "--yes"]),
     ];
     for (case, args) in cases {
-        db.cli()
+        run.cli()
             .args(*args)
             .write_stdin("")
             .assert()
@@ -276,18 +349,16 @@ async fn usage_mistakes_exit_2() {
             .stdout("")
             .stderr(predicate::str::starts_with("orders: "));
     }
-    db.cli()
+    run.cli()
         .args(["list", "--colour"])
         .assert()
         .code(2)
         .stderr(predicate::str::contains("orders: unexpected argument '--colour' found\n\nUsage: orders list"));
-    db.cli().args(["token", "issue", "--subject", "a", "--role", "admin", "-o", "table"]).assert().code(2);
-    db.cli().args(["get", "223"]).assert().success();
+    run.cli().args(["token", "issue", "--subject", "a", "--role", "admin", "-o", "table"]).assert().code(2);
+    run.cli().args(["get", "223"]).assert().success();
 }
 
-#[tokio::test]
-async fn not_found_exits_3_and_conflicts_exit_4() {
-    let db = seeded().await;
+async fn not_found_exits_3_and_conflicts_exit_4(run: &Run) {
     let cases: &[(&str, &[&str], i32, &str)] = &[
         ("get missing order", &["get", "999"], 3, "order 999 not found"),
         ("update missing order", &["update", "999", "--fee", "1"], 3, "order 999 not found"),
@@ -311,7 +382,7 @@ async fn not_found_exits_3_and_conflicts_exit_4() {
         ),
     ];
     for (case, args, code, message) in cases {
-        db.cli()
+        run.cli()
             .args(*args)
             .assert()
             .append_context("case", *case)
@@ -320,23 +391,21 @@ async fn not_found_exits_3_and_conflicts_exit_4() {
     }
 }
 
-#[tokio::test]
-async fn services_can_be_added_renamed_listed_and_deleted() {
-    let db = seeded().await;
-    let added = db.cli().args(["services", "add", " Radon test ", "-o", "json"]).assert().success();
+async fn services_can_be_added_renamed_listed_and_deleted(run: &Run) {
+    let added = run.cli().args(["services", "add", " Radon test ", "-o", "json"]).assert().success();
     assert_eq!(json(&added.get_output().stdout), serde_json::json!({"id": 790, "name": "Radon test"}));
-    db.cli()
+    run.cli()
         .args(["services", "rename", "790", "Radon"])
         .assert()
         .success()
         .stdout(predicate::str::contains("\"Radon\""));
-    db.cli()
+    run.cli()
         .args(["services", "add", "Mould", "--id", "5", "-o", "csv"])
         .assert()
         .success()
         .stdout("id,name\n5,Mould\n");
-    db.cli().args(["services", "delete", "790", "--yes"]).assert().success();
-    let listed = db.cli().args(["services", "list"]).assert().success();
+    run.cli().args(["services", "delete", "790", "--yes"]).assert().success();
+    let listed = run.cli().args(["services", "list"]).assert().success();
     let names: Vec<String> = json(&listed.get_output().stdout)
         .as_array()
         .unwrap()

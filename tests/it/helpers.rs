@@ -70,6 +70,10 @@ impl TestDb {
         cmd.current_dir(self.dir.path())
             .env_remove("ORDERS_CONFIG")
             .env("ORDERS__DATABASE__URL", &self.url)
+            // Local unless a test asks for remote mode: no login of the user running the tests.
+            .env("XDG_CONFIG_HOME", self.dir.path().join("config"))
+            .env_remove("ORDERS_TOKEN")
+            .env_remove("ORDERS__CLIENT__API")
             .env("NO_COLOR", "1");
         cmd
     }

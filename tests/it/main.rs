@@ -18,6 +18,7 @@ mod module_graph;
 mod openapi_check;
 mod references;
 mod remote_book;
+mod remote_cli;
 mod round_trip;
 mod rule;
 mod schedule;

@@ -10,6 +10,7 @@ use expectrl::process::unix::WaitStatus;
 use orders::domain::{Money, OrderFilter};
 use orders::store::Store;
 
+use crate::api_helpers::{Server, refresh_token};
 use crate::helpers::TestDb;
 
 /// How long any one screen may take to appear before the test gives up (a hang, not a timing
@@ -30,6 +31,9 @@ impl Tty {
             .current_dir(db.dir.path())
             .env_remove("ORDERS_CONFIG")
             .env("ORDERS__DATABASE__URL", &db.url)
+            .env("XDG_CONFIG_HOME", db.dir.path().join("config"))
+            .env_remove("ORDERS_TOKEN")
+            .env_remove("ORDERS__CLIENT__API")
             .env("TZ", "UTC")
             .env("TERM", "xterm-256color")
             .env("NO_COLOR", "1");
@@ -87,9 +91,26 @@ async fn fees(store: &Store) -> Vec<Money> {
 
 #[tokio::test]
 async fn the_dashboard_creates_edits_and_deletes_an_order_in_a_real_terminal_and_restores_it() {
+    creates_edits_and_deletes(false).await;
+}
+
+#[tokio::test]
+async fn logged_in_to_a_live_serve_the_dashboard_creates_edits_and_deletes_an_order_as_the_subject() {
+    creates_edits_and_deletes(true).await;
+}
+
+/// Opens the dashboard on a seeded database, or with `remote` on a live `orders serve` on it
+/// after `orders login` as alice (writer); creates, edits and deletes an order through it.
+async fn creates_edits_and_deletes(remote: bool) {
     let db = TestDb::new().await;
     db.cli().arg("seed").assert().success();
     let store = db.store().await;
+    let server = remote.then(|| {
+        let server = Server::start(&db);
+        let token = refresh_token(&db, "alice", "writer");
+        db.cli().args(["login", &server.base]).write_stdin(token).assert().success();
+        server
+    });
     let mut tty = Tty::open(&db, &[], 100, 30);
     tty.wait_for("2022-11-01 17:11:11.111");
 
@@ -102,6 +123,8 @@ async fn the_dashboard_creates_edits_and_deletes_an_order_in_a_real_terminal_and
     tty.wait_for("42.50"); // the reload that selects the new order has arrived
     assert_eq!(store.count_orders(&OrderFilter::default()).await.unwrap(), 4);
     assert!(fees(&store).await.contains(&Money::from_cents(4250)));
+    let created = store.list_orders(&Default::default()).await.unwrap();
+    let created = created.iter().find(|o| o.totalfee == Money::from_cents(4250)).expect("the new order").id;
 
     tty.send("e");
     tty.wait_for("Edit order");
@@ -120,6 +143,10 @@ async fn the_dashboard_creates_edits_and_deletes_an_order_in_a_real_terminal_and
 
     tty.send("q");
     tty.assert_exited_and_restored();
+    let actors: Vec<String> = store.history(created).await.unwrap().into_iter().map(|e| e.actor).collect();
+    assert_eq!(actors.len(), 3);
+    let by = if server.is_some() { "alice" } else { "tui:" };
+    assert!(actors.iter().all(|actor| actor.starts_with(by)), "{actors:?}");
 }
 
 #[tokio::test]
