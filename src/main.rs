@@ -13,7 +13,9 @@ use orders::config::ConfigError;
 /// SQLite `export` 1.2-1.7 s of system time; mimalloc frees to the owning thread's heap.
 /// Built without transparent huge pages (`no_thp`): with them, the kernel backed mimalloc's
 /// arena with 2 MiB pages, and 4,000 half-open connections took `serve` to 133 MiB resident
-/// instead of 75 MiB (the same allocations; THP commits them 2 MiB at a time).
+/// instead of 75 MiB (the same allocations; THP commits them 2 MiB at a time). Delete it (back
+/// to the system allocator) when a 1M-order SQLite `export` with glibc's malloc comes within
+/// ~10 % of this one (docs/benchmark-history.md, optimisation 11, has the A/B).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
