@@ -5,7 +5,6 @@
 //! so no other user can ever read a token from it. Tokens never appear in `Debug` output.
 
 use crate::error::because;
-use std::fmt;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -13,36 +12,21 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
-/// A token: its text is only reached through [`Secret::expose`], never through `Debug`.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a token's text.
-    pub fn new(text: impl Into<String>) -> Self {
-        Self(text.into())
-    }
-
-    /// The token's text, to send it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
+pub use crate::config::Secret;
 
 /// What a login keeps.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Credentials {
     /// The API's base URL (`http://127.0.0.1:8080`).
     pub api: String,
-    /// The refresh token to use next (each one is single-use).
+    /// The refresh token to use next (each one is single-use); written in clear to this
+    /// owner-only file, the one place a token is (a [`Secret`] serializes as `<redacted>`).
+    #[serde(serialize_with = "exposed")]
     pub refresh_token: Secret,
+}
+
+fn exposed<S: serde::Serializer>(secret: &Secret, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+    serializer.serialize_str(secret.expose())
 }
 
 /// Where the credentials are kept.
