@@ -72,9 +72,11 @@ pub async fn run<B: OrderBook>(book: &B, command: RecordCommand) -> anyhow::Resu
         }
         RecordCommand::Services(command) => services(book, command).await?,
         RecordCommand::Export => output::print_stream(Format::Ndjson, book.export_orders()).await?,
-        RecordCommand::Migrate | RecordCommand::Seed | RecordCommand::Import { .. } | RecordCommand::Rules { .. } => {
-            unreachable!("refused above as local only")
-        }
+        // `cli` routes these to `run_local`; reached through an API they are refused alike.
+        RecordCommand::Migrate => return Err(local_only("migrate").into()),
+        RecordCommand::Seed => return Err(local_only("seed").into()),
+        RecordCommand::Import { .. } => return Err(local_only("import").into()),
+        RecordCommand::Rules { .. } => return Err(local_only("rules").into()),
     }
     Ok(())
 }
@@ -141,7 +143,11 @@ async fn update<B: OrderBook>(book: &B, args: UpdateArgs) -> anyhow::Result<()> 
             Ok(output::print_one(args.output.format(), &order)?)
         }
         (_, Err(refused)) => Err(invalid(book, refused).await),
-        (None, Ok(_)) => unreachable!("the id's error is among the input's, which refuses the patch"),
+        // The id's error is among the input's, so the patch is refused with it; should it not
+        // be, the id is refused alone rather than the process panicking.
+        (None, Ok(_)) => {
+            Err(id_arg("id", &args.id).err().unwrap_or_else(|| Error::invalid("id", "must be an order id")).into())
+        }
     }
 }
 
