@@ -90,16 +90,8 @@ async fn update(id: &str, mut req: Req, merge_patch: bool) -> ApiResult {
     let store = &req.state.store;
     let patch = checked(store, if merge_patch { input::patch(&body) } else { input::replacement(&body) }).await?;
     let condition = Condition::if_match(&req.headers);
-    let order = if patch.is_empty() {
-        // An empty merge patch changes nothing: no new version, no history event.
-        let order = store.get_order(id).await?;
-        if !condition.matches(order.version) {
-            return Err(precondition_failed(&condition, id, order.version));
-        }
-        order
-    } else {
-        conditional(&condition, id, |version| store.update_order(id, &patch, version, &principal.subject)).await?
-    };
+    let order =
+        conditional(&condition, id, |version| store.update_order(id, &patch, version, &principal.subject)).await?;
     reply::order(StatusCode::OK, &order)
 }
 

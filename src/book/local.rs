@@ -54,19 +54,10 @@ impl OrderBook for LocalBook {
     }
 
     async fn update_order(&self, id: i64, patch: &OrderPatch, if_version: Option<i64>) -> Result<Order> {
-        if patch.is_empty() {
-            let order = self.store.get_order(id).await?;
-            return match if_version {
-                Some(expected) if expected != order.version => {
-                    Err(Error::Stale { id, expected, actual: order.version })
-                }
-                _ => Ok(order),
-            };
-        }
         self.store.update_order(id, patch, if_version, &self.actor).await
     }
 
-    async fn delete_order(&self, id: i64, if_version: Option<i64>) -> Result<Order> {
+    async fn delete_order(&self, id: i64, if_version: Option<i64>) -> Result<()> {
         self.store.delete_order(id, if_version, &self.actor).await
     }
 

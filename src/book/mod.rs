@@ -42,8 +42,8 @@ pub trait OrderBook: Clone + Send + Sync + 'static {
         patch: &OrderPatch,
         if_version: Option<i64>,
     ) -> impl Future<Output = Result<Order>> + Send;
-    /// Deletes an order, when it is still at `if_version` (if given); returns it as it was.
-    fn delete_order(&self, id: i64, if_version: Option<i64>) -> impl Future<Output = Result<Order>> + Send;
+    /// Deletes an order, when it is still at `if_version` (if given).
+    fn delete_order(&self, id: i64, if_version: Option<i64>) -> impl Future<Output = Result<()>> + Send;
     /// Every event of one order, oldest first.
     fn history(&self, order_id: i64) -> impl Future<Output = Result<Vec<Event>>> + Send;
     /// The catalogue, by id.

@@ -26,10 +26,6 @@ use crate::store::OrderQuery;
 /// Orders (or history events) asked for per request: the API's largest `limit`.
 const PAGE: usize = 1000;
 
-/// How often a delete without a version is tried again when the order changes between
-/// reading it and deleting it.
-const DELETE_TRIES: usize = 5;
-
 /// The API's orders and catalogue, in the token's name.
 #[derive(Debug, Clone)]
 pub struct RemoteBook {
@@ -234,30 +230,9 @@ impl OrderBook for RemoteBook {
         self.fetch_order(call).await
     }
 
-    /// Reads the order, then deletes it under `If-Match` with the version read, so what is
-    /// returned is exactly what was deleted. Without `if_version`, an order that changed in
-    /// between is read and tried again.
-    async fn delete_order(&self, id: i64, if_version: Option<i64>) -> Result<Order> {
-        let mut tries = 0;
-        loop {
-            let order = self.get_order(id).await?;
-            if let Some(expected) = if_version.filter(|v| *v != order.version) {
-                return Err(Error::Stale { id, expected, actual: order.version });
-            }
-            let context = Context::order_at(id, Some(order.version));
-            let call = Call::new(Method::DELETE, format!("/orders/{id}"), context).if_match(Some(order.version));
-            match self.send(call).await {
-                Ok(_) => return Ok(order),
-                Err(Error::Stale { actual, .. }) if if_version.is_none() && tries + 1 < DELETE_TRIES => {
-                    tracing::debug!(id, actual, "order changed before its delete; reading it again");
-                    tries += 1;
-                }
-                Err(Error::Stale { actual, .. }) => {
-                    return Err(Error::Stale { id, expected: if_version.unwrap_or(order.version), actual });
-                }
-                Err(other) => return Err(other),
-            }
-        }
+    async fn delete_order(&self, id: i64, if_version: Option<i64>) -> Result<()> {
+        let call = Call::new(Method::DELETE, format!("/orders/{id}"), Context::order_at(id, if_version)).if_match(if_version);
+        self.send(call).await.map(drop)
     }
 
     async fn history(&self, order_id: i64) -> Result<Vec<Event>> {

@@ -47,7 +47,8 @@ impl Store {
     }
 
     /// Changes the fields `patch` gives; the scheduling rule is checked against every other
-    /// order even when the datetime stays.
+    /// order even when the datetime stays. An empty patch writes nothing: the order comes back
+    /// as it is, at its version, with no history event (after the same version check).
     ///
     /// # Errors
     /// [`Error::Invalid`] for an unknown service, [`Error::NotFound`], [`Error::Stale`] when
@@ -59,6 +60,14 @@ impl Store {
         if_version: Option<i64>,
         actor: &str,
     ) -> Result<Order> {
+        if patch.is_empty() {
+            // Nothing to change: no write, no new version, no history event.
+            let order = self.get_order(id).await?;
+            return match if_version {
+                Some(expected) if expected != order.version => Err(Error::Stale { id, expected, actual: order.version }),
+                _ => Ok(order),
+            };
+        }
         let updated = self.update_in(id, patch, if_version, actor).await;
         self.named(updated, Some(id)).await
     }
@@ -93,17 +102,17 @@ impl Store {
         Ok(order)
     }
 
-    /// Deletes an order; its history stays.
+    /// Deletes an order; its history stays (its `deleted` event holds the order as it was).
     ///
     /// # Errors
     /// [`Error::NotFound`], [`Error::Stale`] when `if_version` is not the stored version.
-    pub async fn delete_order(&self, id: i64, if_version: Option<i64>, actor: &str) -> Result<Order> {
+    pub async fn delete_order(&self, id: i64, if_version: Option<i64>, actor: &str) -> Result<()> {
         let mut tx = self.begin_write().await?;
         let order = fetch_current(&mut tx, self.backend, id, if_version).await?;
         sqlx::query("DELETE FROM orders WHERE id = $1").bind(id).execute(&mut *tx).await?;
         append_event(&mut tx, EventKind::Deleted, &order, actor).await?;
         tx.commit().await?;
-        Ok(order)
+        Ok(())
     }
 }
 

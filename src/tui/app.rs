@@ -160,7 +160,7 @@ pub enum Action {
     /// The current state of an order whose edit went stale.
     Reloaded(Result<Order, Error>),
     /// A delete finished.
-    Deleted(Result<Order, Error>),
+    Deleted(i64, Result<(), Error>),
     /// The order a jump asked for.
     Found(Result<Order, Error>),
     /// An order's history.

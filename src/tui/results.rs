@@ -46,9 +46,9 @@ pub fn apply(app: &mut App, result: Action) -> Vec<Effect> {
             reloaded(app, result);
             Vec::new()
         }
-        Action::Deleted(result) => {
+        Action::Deleted(id, result) => {
             app.status = Some(match result {
-                Ok(order) => info(format!("deleted order {}", order.id)),
+                Ok(()) => info(format!("deleted order {id}")),
                 Err(error) => failure(&error),
             });
             after_write(app, None)

@@ -43,7 +43,7 @@ pub async fn perform<B: OrderBook>(book: &B, effect: Effect) -> Option<Action> {
         Effect::Create(new) => Action::Saved(book.create_order(&new).await),
         Effect::Update { id, patch, version } => Action::Saved(book.update_order(id, &patch, Some(version)).await),
         Effect::Reload(id) => Action::Reloaded(book.get_order(id).await),
-        Effect::Delete { id, version } => Action::Deleted(book.delete_order(id, Some(version)).await),
+        Effect::Delete { id, version } => Action::Deleted(id, book.delete_order(id, Some(version)).await),
         Effect::Find(id) => Action::Found(book.get_order(id).await),
         Effect::History(id) => Action::History(id, book.history(id).await),
         Effect::SaveService { id: None, name } => Action::ServiceSaved(false, book.add_service(None, &name).await),
