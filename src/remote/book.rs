@@ -231,7 +231,8 @@ impl OrderBook for RemoteBook {
     }
 
     async fn delete_order(&self, id: i64, if_version: Option<i64>) -> Result<()> {
-        let call = Call::new(Method::DELETE, format!("/orders/{id}"), Context::order_at(id, if_version)).if_match(if_version);
+        let call =
+            Call::new(Method::DELETE, format!("/orders/{id}"), Context::order_at(id, if_version)).if_match(if_version);
         self.send(call).await.map(drop)
     }
 

@@ -64,7 +64,9 @@ impl Store {
             // Nothing to change: no write, no new version, no history event.
             let order = self.get_order(id).await?;
             return match if_version {
-                Some(expected) if expected != order.version => Err(Error::Stale { id, expected, actual: order.version }),
+                Some(expected) if expected != order.version => {
+                    Err(Error::Stale { id, expected, actual: order.version })
+                }
                 _ => Ok(order),
             };
         }

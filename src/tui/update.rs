@@ -23,12 +23,13 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
         }
         Action::Tick => tick(app),
         Action::Unavailable(error) => {
+            // First, so a long cause cut at the screen's edge cannot hide it.
             let again = if matches!(error, Error::Unavailable(_) | Error::Busy(_) | Error::Internal(_)) {
-                " (trying again)"
+                "trying again · "
             } else {
                 ""
             };
-            app.status = Some(Status { text: format!("{error}{again}"), error: true });
+            app.status = Some(Status { text: format!("{again}{error}"), error: true });
             Vec::new()
         }
         Action::SignedIn(identity) => {

@@ -232,8 +232,17 @@ impl Server {
 
     /// Starts one with `RUST_LOG` set to `level`.
     pub fn start_logging(db: &TestDb, level: &str) -> Self {
+        Self::spawn(db, "127.0.0.1:0", level)
+    }
+
+    /// Starts one listening on `addr` (`HOST:PORT`), e.g. where an earlier one listened.
+    pub fn start_at(db: &TestDb, addr: &str) -> Self {
+        Self::spawn(db, addr, "warn")
+    }
+
+    fn spawn(db: &TestDb, addr: &str, level: &str) -> Self {
         let mut child = Command::new(assert_cmd::cargo::cargo_bin("orders"))
-            .args(["serve", "--addr", "127.0.0.1:0"])
+            .args(["serve", "--addr", addr])
             .current_dir(db.dir.path())
             .env_remove("ORDERS_CONFIG")
             .env("ORDERS__DATABASE__URL", &db.url)

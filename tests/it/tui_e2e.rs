@@ -1,7 +1,8 @@
 //! The real binary in a pseudo-terminal (expectrl), its screen read through a terminal emulator
-//! (vt100): open a seeded store, create an order through the form, edit it, delete it, quit —
-//! checking the store after each step and that the terminal is restored on the way out; and a
-//! database that cannot be opened yet, then can.
+//! (vt100), each test on a local store and again logged in to a live `orders serve`: open a
+//! seeded store, create an order through the form, edit it, delete it, quit — checking the store
+//! after each step and that the terminal is restored on the way out; a browse-only dashboard
+//! (`--read-only`, or a reader's token); and a store that cannot be reached yet, then can.
 
 use std::io::{ErrorKind, Write as _};
 use std::time::{Duration, Instant};
@@ -105,12 +106,7 @@ async fn creates_edits_and_deletes(remote: bool) {
     let db = TestDb::new().await;
     db.cli().arg("seed").assert().success();
     let store = db.store().await;
-    let server = remote.then(|| {
-        let server = Server::start(&db);
-        let token = refresh_token(&db, "alice", "writer");
-        db.cli().args(["login", &server.base]).write_stdin(token).assert().success();
-        server
-    });
+    let server = remote.then(|| log_in(&db, "alice", "writer"));
     let mut tty = Tty::open(&db, &[], 100, 30);
     tty.wait_for("2022-11-01 17:11:11.111");
 
@@ -151,13 +147,26 @@ async fn creates_edits_and_deletes(remote: bool) {
 
 #[tokio::test]
 async fn a_read_only_dashboard_refuses_writes_copies_by_osc_52_and_ctrl_c_quits_restoring_the_terminal() {
+    browses_only(false).await;
+}
+
+#[tokio::test]
+async fn logged_in_with_a_reader_token_the_dashboard_browses_only_copies_by_osc_52_and_ctrl_c_quits() {
+    browses_only(true).await;
+}
+
+/// Opens a browse-only dashboard on a seeded database: by `--read-only`, or with `remote`
+/// through a live `serve` after `orders login` as bob, a reader. No write gets through, `y`
+/// copies by OSC 52, Ctrl-C quits.
+async fn browses_only(remote: bool) {
     let db = TestDb::new().await;
     db.cli().arg("seed").assert().success();
-    let mut tty = Tty::open(&db, &["tui", "--read-only"], 80, 24);
+    let _server = remote.then(|| log_in(&db, "bob", "reader"));
+    let mut tty = Tty::open(&db, if remote { &[] } else { &["tui", "--read-only"] }, 80, 24);
     tty.wait_for("[read-only]");
     tty.wait_for("2022-11-01 11:11:11.111"); // the rows have arrived: 223 is selected
     tty.send("n");
-    tty.wait_for("read-only: this dashboard cannot");
+    tty.wait_for(if remote { "bob (reader): browse-only" } else { "read-only: this dashboard cannot" });
     assert_eq!(db.store().await.count_orders(&OrderFilter::default()).await.unwrap(), 3);
     tty.send("y");
     tty.wait_for("copied order 223's id");
@@ -166,12 +175,34 @@ async fn a_read_only_dashboard_refuses_writes_copies_by_osc_52_and_ctrl_c_quits_
     tty.assert_exited_and_restored();
 }
 
+/// Starts `serve` on `db` and logs in to it as `subject` with `role`.
+fn log_in(db: &TestDb, subject: &str, role: &str) -> Server {
+    let server = Server::start(db);
+    let token = refresh_token(db, subject, role);
+    db.cli().args(["login", &server.base]).write_stdin(token).assert().success();
+    server
+}
+
 #[tokio::test]
 async fn an_unreachable_database_shows_in_the_status_bar_and_the_dashboard_still_quits_cleanly() {
     let mut db = TestDb::new().await;
     db.url = format!("sqlite://{}/missing/folder/orders.db", db.dir.path().display());
-    let mut tty = Tty::open(&db, &[], 100, 30);
-    tty.wait_for("(trying again)");
+    shows_the_failure_and_quits(&db);
+}
+
+#[tokio::test]
+async fn an_api_that_cannot_be_reached_shows_in_the_status_bar_and_the_dashboard_still_quits_cleanly() {
+    let db = TestDb::new().await;
+    let server = log_in(&db, "alice", "writer");
+    assert!(server.terminate().success());
+    shows_the_failure_and_quits(&db);
+}
+
+/// Opens the dashboard on a store it cannot reach: the failure shows, keys still work, `q`
+/// quits and restores the terminal.
+fn shows_the_failure_and_quits(db: &TestDb) {
+    let mut tty = Tty::open(db, &[], 100, 30);
+    tty.wait_for("trying again · ");
     assert!(tty.contents().contains("working…"), "{}", tty.contents());
     tty.send("j?");
     tty.wait_for("Keys (Esc closes");
@@ -190,9 +221,27 @@ async fn once_the_database_can_be_opened_the_dashboard_connects_by_itself_and_sh
     db.cli().arg("seed").assert().success();
     db.url = format!("sqlite://{}/orders.db", later.display());
     let mut tty = Tty::open(&db, &[], 100, 30);
-    tty.wait_for("(trying again)");
+    tty.wait_for("trying again · ");
     // The seeded store appears where the dashboard looks, as a volume being mounted would.
     std::fs::rename(&staging, &later).unwrap();
+    connects_by_itself(tty);
+}
+
+#[tokio::test]
+async fn once_the_api_is_back_the_dashboard_connects_by_itself_and_shows_its_orders() {
+    let db = TestDb::new().await;
+    db.cli().arg("seed").assert().success();
+    let server = log_in(&db, "alice", "writer");
+    let addr = server.base.trim_start_matches("http://").to_owned();
+    assert!(server.terminate().success());
+    let mut tty = Tty::open(&db, &[], 100, 30);
+    tty.wait_for("trying again · ");
+    let _server = Server::start_at(&db, &addr);
+    connects_by_itself(tty);
+}
+
+/// Waits for the seeded orders to replace the failure on the screen, then quits.
+fn connects_by_itself(mut tty: Tty) {
     tty.wait_until("the seeded orders, with the failure gone from the status bar", |screen| {
         screen.contains("Orders · 3 orders") && screen.contains("2022-11-01 17:11:11.111") && !screen.contains("trying")
     });
