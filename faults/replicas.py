@@ -252,7 +252,10 @@ class Replicas:
 
     def start_replicas(self):
         """Both at once, so both migrate the fresh database at the same time."""
-        limits = {"ORDERS__DATABASE__LOCK_TIMEOUT": "5s"}
+        # orders.toml's defaults where orders.conf depends on them: nginx keeps idle upstream
+        # connections 5 s, less than header_timeout (the harness's 1 s would break that), and
+        # conflicting writers wait up to lock_timeout for each other.
+        limits = {"ORDERS__DATABASE__LOCK_TIMEOUT": "5s", "ORDERS__SERVER__HEADER_TIMEOUT": "10s"}
         results = [None, None]
 
         def start(i):
