@@ -1,27 +1,19 @@
 """The `replicas` scenario of the fault harness (docs/replicas.md): two `orders serve` on one
 fresh PostgreSQL database behind nginx running the repo's own deploy/nginx/orders.conf.
 
-The config is used as committed, with only the replicas' addresses and nginx's listen port
-substituted (each must occur exactly once: that is the contract with the compose profile).
-nginx runs as a child in the foreground with its prefix, pid file, temp paths and error log in
-a folder of its own; its access log (standard output) tells which replica answered what.
-nginx is installed with apt-get when it is missing (the scenario fails if that cannot be done).
+nginx and the stand-in replicas are in faults/replicas_nginx.py.
 
 Registered by harness.py (`register`), whose helpers it uses: it is not run on its own.
 """
 
 import os
 import re
-import shutil
-import socket
-import struct
-import subprocess
-import tempfile
 import threading
 import time
 from pathlib import Path
 
-CONF = Path(__file__).resolve().parent.parent / "deploy" / "nginx" / "orders.conf"
+from replicas_nginx import BlackHole, Nginx
+
 CONFLICT_ROUNDS, CONFLICT_CLIENTS = 4, 12
 EVENTS_PAGE = 100
 # orders.conf: max_fails=2 fail_timeout=5s. nginx counts it in whole seconds of its clock, so
@@ -35,103 +27,22 @@ def register(h):
     @h.scenario("replicas", backends=("postgres",))
     def replicas(ctx, out):
         """Two serve replicas started at once on one fresh PostgreSQL database (same JWT
-        secret), behind nginx with deploy/nginx/orders.conf: the X-Request-Id given reaches a
-        replica's log and comes back; 12 clients creating orders closer than min_gap at once
-        through nginx get exactly one 201 and 409s (4 rounds, both replicas answering); with 4
-        writers at distinct free slots, kill -9 of one replica: every write is 201 or, sent
-        before the kill reached nginx, 502 or no answer, every write started 1 s after it is
-        201 (nginx routes to the other), every 201 is stored once; a full streamed GET /orders
-        through nginx is complete, and one whose client reads nothing leaves no temp file (nginx
-        does not buffer responses); after the killed replica is back and nginx's fail_timeout
-        has passed, /events paged through nginx (after=, 100 a page,
-        pages served by both replicas) is exactly the history table's seq in order; then the
-        store invariants through nginx."""
+        secret), behind nginx with deploy/nginx/orders.conf. Through nginx: a given X-Request-Id
+        reaches a replica's log and comes back; a body of 65,000 bytes reaches a replica, one of
+        70,000 gets nginx's 413 problem; 12 clients creating orders closer than min_gap at once
+        get one 201 and 11 409s (4 rounds, both replicas answering). Straight to both replicas
+        at once: 6 creates with one Idempotency-Key make one order; one refresh token is rotated
+        once (200, 401, and the new token revoked). nginx before a replica and an empty port:
+        creates are 201, some after a refused connection. nginx before two replicas that reset
+        every request: a GET is sent to both, each POST, PUT, PATCH and DELETE to one only
+        (502 problem+json with Retry-After). kill -9 of one replica under 4 writers at free
+        slots: every write is 201, or 502 / no answer when started before 1 s after the kill,
+        some succeed after it. A full streamed GET /orders is complete, and one whose client
+        reads nothing is never spooled by nginx. Once the killed replica is back past
+        fail_timeout, /events paged (after=, 100 a page) over both replicas is exactly the
+        history table's seq in order; then the store invariants through nginx (every 201
+        stored once, with one created event)."""
         Replicas(h, ctx, out).run()
-
-
-def nginx_binary(h):
-    """nginx on PATH (or Debian's /usr/sbin/nginx), installed with apt-get when missing."""
-    found = shutil.which("nginx") or ("/usr/sbin/nginx" if os.access("/usr/sbin/nginx", os.X_OK) else None)
-    if found:
-        return found
-    if os.geteuid() != 0 or not shutil.which("apt-get"):
-        raise h.Violation("nginx is not installed and cannot be installed here (apt-get install nginx as root)")
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    install = ["apt-get", "install", "-y", "-q", "--no-install-recommends", "nginx"]
-    h.log("replicas: installing nginx with apt-get")
-    if subprocess.run(install, env=env, capture_output=True, timeout=600).returncode != 0:
-        subprocess.run(["apt-get", "update", "-q"], env=env, capture_output=True, timeout=600)
-        done = subprocess.run(install, env=env, capture_output=True, text=True, timeout=600)
-        if done.returncode != 0:
-            raise h.Violation(f"apt-get install nginx failed: {done.stderr[-300:]}")
-    return shutil.which("nginx") or "/usr/sbin/nginx"
-
-
-class Nginx:
-    """nginx in the foreground on 127.0.0.1:`port` in front of `upstreams` (loopback ports)."""
-
-    def __init__(self, h, upstreams, port):
-        self.h, self.port = h, port
-        conf = CONF.read_text()
-        for name, target in (("replica-1:8080", f"127.0.0.1:{upstreams[0]}"),
-                             ("replica-2:8080", f"127.0.0.1:{upstreams[1]}"),
-                             ("listen 8080;", f"listen 127.0.0.1:{port};")):
-            if conf.count(name) != 1:
-                raise h.Violation(f"{CONF.name} must hold `{name}` exactly once (the compose contract)")
-            conf = conf.replace(name, target)
-        # World-traversable: the workers run as nobody when nginx starts as root.
-        self.dir = Path(tempfile.mkdtemp(prefix="orders-faults-nginx-", dir="/tmp"))
-        self.dir.chmod(0o755)
-        (self.dir / "orders.conf").write_text(conf)
-        temp = self.dir / "temp"
-        temp.mkdir(mode=0o755)
-        (self.dir / "nginx.conf").write_text(
-            f"daemon off;\nworker_processes 1;\npid {self.dir}/nginx.pid;\nerror_log {self.dir}/error.log info;\n"
-            "events { worker_connections 1024; }\nhttp {\n"
-            + "".join(f"    {kind}_temp_path {temp}/{kind};\n"
-                      for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
-            + f"    include {self.dir}/orders.conf;\n}}\n")
-        self.access_path = self.dir / "access.log"
-        self.access = open(self.access_path, "wb")
-        self.proc = subprocess.Popen([nginx_binary(h), "-p", str(self.dir), "-c", str(self.dir / "nginx.conf"),
-                                      "-e", str(self.dir / "error.log")],
-                                     stdin=subprocess.DEVNULL, stdout=self.access, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise h.Violation(f"nginx exited {self.proc.returncode} at start: {self.error_tail()}")
-            try:
-                h.close_quietly(h.raw_connect(port))
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise h.Violation(f"nginx did not listen within 30 s: {self.error_tail()}")
-
-    def error_tail(self):
-        path = self.dir / "error.log"
-        text = path.read_text(errors="replace") if path.exists() else ""
-        return " | ".join(text.splitlines()[-4:])[-600:]
-
-    def answered_by(self):
-        """{request id: the upstream addresses nginx tried for it} from the access log."""
-        self.access.flush()
-        found = {}
-        for line in self.access_path.read_text(errors="replace").splitlines():
-            m = re.search(r"rid=(\S+) upstream=(.*?) upstream_status=", line)
-            if m:
-                found[m.group(1)] = m.group(2)
-        return found
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        self.access.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def at_once(calls):
@@ -150,62 +61,6 @@ def at_once(calls):
     for t in threads:
         t.join(timeout=60)
     return results
-
-
-class BlackHole:
-    """A replica that dies with every request it is sent: it reads the request whole (headers
-    and Content-Length body), notes its X-Request-Id, then resets the connection."""
-
-    def __init__(self):
-        self.sock = socket.create_server(("127.0.0.1", 0), backlog=64)
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
-        self.seen, self.lock, self.done = [], threading.Lock(), threading.Event()
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        deadline = time.monotonic() + 300
-        while not self.done.is_set() and time.monotonic() < deadline:
-            try:
-                conn, _ = self.sock.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            threading.Thread(target=self._take, args=(conn,), daemon=True).start()
-
-    def _take(self, conn):
-        conn.settimeout(5)
-        data = b""
-        try:
-            while b"\r\n\r\n" not in data and len(data) < 1 << 20:
-                chunk = conn.recv(65536)
-                if not chunk:
-                    return
-                data += chunk
-            head, _, body = data.partition(b"\r\n\r\n")
-            length = re.search(rb"(?im)^content-length:\s*(\d+)", head)
-            while length and len(body) < int(length.group(1)):
-                chunk = conn.recv(65536)
-                if not chunk:
-                    break
-                body += chunk
-            rid = re.search(rb"(?im)^x-request-id:\s*(\S+)", head)
-            with self.lock:
-                self.seen.append(rid.group(1).decode() if rid else "?")
-        except OSError:
-            pass
-        finally:
-            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            conn.close()
-
-    def saw(self, rid):
-        with self.lock:
-            return rid in self.seen
-
-    def close(self):
-        self.done.set()
-        self.sock.close()
 
 
 class Replicas:
