@@ -1233,6 +1233,12 @@ def postgres_restart(ctx, out):
         cluster.destroy()
 
 
+# Scenarios in modules of their own (faults/, this script's folder, is on sys.path)
+import replicas  # noqa: E402  (registered after `scenario` and the helpers it uses exist)
+
+replicas.register(sys.modules[__name__])
+
+
 # ---------------------------------------------------------------------------------------------
 # Running
 
