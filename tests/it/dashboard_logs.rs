@@ -6,7 +6,8 @@
 //! checked for log text, and its log file for the lines. On SQLite there is no connection to
 //! cut (and a lock on a WAL database does not stop its readers). On both, the dashboard, local
 //! or remote, logs at DEBUG (sqlx's every statement, the HTTP client's every connection), and
-//! none of it reaches the screen, all of it the file.
+//! none of it reaches the screen, all of it the file; and a log file that cannot be opened is
+//! said on the terminal once the dashboard has left it.
 
 use std::io::{ErrorKind, Write as _};
 use std::path::{Path, PathBuf};
@@ -250,6 +251,7 @@ async fn a_database_cut_under_the_dashboard_shows_in_its_status_bar_and_its_log_
     // A database being restarted: connections wait, then one comes after sqlx's slow threshold.
     proxy.set(Mode::Hold);
     tty.send("r");
+    tty.wait_until("the refresh under way", |screen| screen.contains("working…"));
     tty.watch(CUT);
     proxy.set(Mode::Open);
     let log = wait_for_log_line(&db, &mut tty, "time to acquire exceeded slow threshold");
@@ -303,4 +305,23 @@ async fn logs_to_its_file_only(remote: bool) {
     tty.quit();
     tty.assert_no_log_text();
     assert_private(&log_of(&db).0);
+}
+
+#[tokio::test]
+async fn a_log_file_that_cannot_be_opened_is_said_once_the_dashboard_has_closed_never_on_its_screen() {
+    let db = TestDb::new().await;
+    db.cli().arg("seed").assert().success();
+    std::fs::write(db.dir.path().join("state"), "a file where the state directory would be").unwrap();
+    let mut tty = Tty::open(&db, &db.url, Some("debug"));
+    tty.wait_until("the seeded orders", |screen| screen.contains("2022-11-01 17:11:11.111"));
+    tty.send("r");
+    tty.watch(Duration::from_millis(500));
+    assert!(!tty.contents().contains("log file"), "{}", tty.contents());
+    tty.quit();
+    let raw = String::from_utf8_lossy(&tty.raw);
+    let restored = raw.rfind("\x1b[?1049l").expect("the alternate screen is left");
+    let after = &raw[restored..];
+    assert!(after.contains("orders: the dashboard could not open its log file (cannot create "), "{after:?}");
+    assert!(after.contains("its log lines, if any, were dropped"), "{after:?}");
+    tty.assert_no_log_text();
 }
