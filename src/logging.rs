@@ -1,12 +1,17 @@
-//! Where and how `orders` logs: tracing events to stderr, filtered by `RUST_LOG`.
+//! Where and how `orders` logs: tracing events, filtered by `RUST_LOG`, to stderr or, for the
+//! dashboard, to a file.
 //!
 //! `orders serve` writes one JSON object per event and line (default level INFO, so one line
 //! per request, target `orders::api::request`): tracing-subscriber's JSON format with the
 //! event's fields flattened into it, `timestamp` (UTC, microseconds), `level`, `message` and
 //! the event's other fields in order, then `target`. Events that crates send through the
 //! `log` facade also carry its `log.target`, `log.module_path`, `log.file` and `log.line`.
-//! Every other command writes tracing's human-readable lines (default level WARN), in colour
-//! only when stderr is a terminal and `NO_COLOR` is not set.
+//! The dashboard's terminal is its screen: no log line may reach it, so its lines (default
+//! level WARN, no colour) go to a file (`file`); when that cannot be opened they are dropped
+//! and `main` says so once the screen is restored. Every other command writes tracing's
+//! human-readable lines to stderr (default level WARN), in colour only when stderr is a
+//! terminal and `NO_COLOR` is not set. Lines crates send through the `log` facade (sqlx's)
+//! take the same way as the process's own.
 //!
 //! `serve`'s lines go through tracing-appender's non-blocking writer: the request path hands
 //! its line to a thread of its own, which writes through a 64 KiB buffer flushed whenever no
@@ -19,8 +24,11 @@
 //! ~39 µs of server CPU per request against their ~34. Delete it (write to
 //! `std::io::stderr`) once alternated rounds show direct writes within noise of it.
 
+mod file;
+
+use std::ffi::OsString;
 use std::io::{BufWriter, IsTerminal as _};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::EnvFilter;
@@ -30,21 +38,59 @@ use tracing_subscriber::util::SubscriberInitExt as _;
 /// `serve`'s log writer thread, running until [`finish`].
 static WRITER: Mutex<Option<WorkerGuard>> = Mutex::new(None);
 
-/// Installs the process's subscriber: JSON lines for `serve`, human-readable lines otherwise.
-pub fn init(serve: bool) {
-    let default = if serve { "info" } else { "warn" };
+/// Where a command's log lines go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Destination {
+    /// `orders serve`: JSON lines on stderr.
+    Serve,
+    /// The dashboard (local or remote): human-readable lines in its log file.
+    Dashboard,
+    /// Any other command: human-readable lines on stderr.
+    Stderr,
+}
+
+/// Why the dashboard's log file could not be opened, when it could not.
+static UNOPENED: OnceLock<String> = OnceLock::new();
+
+/// Installs the process's subscriber for `destination`.
+pub fn init(destination: Destination) {
+    let default = if destination == Destination::Serve { "info" } else { "warn" };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    if serve {
-        let (writer, guard) = NonBlockingBuilder::default()
-            .lossy(false)
-            .thread_name("log-writer")
-            .finish(BufWriter::with_capacity(64 * 1024, std::io::stderr()));
-        *WRITER.lock().unwrap_or_else(PoisonError::into_inner) = Some(guard);
-        json_lines(filter, writer).init();
-    } else {
-        let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-        tracing_subscriber::fmt().with_env_filter(filter).with_ansi(colour).with_writer(std::io::stderr).init();
+    match destination {
+        Destination::Serve => {
+            let (writer, guard) = NonBlockingBuilder::default()
+                .lossy(false)
+                .thread_name("log-writer")
+                .finish(BufWriter::with_capacity(64 * 1024, std::io::stderr()));
+            *WRITER.lock().unwrap_or_else(PoisonError::into_inner) = Some(guard);
+            json_lines(filter, writer).init();
+        }
+        Destination::Dashboard => match file::directory().and_then(|dir| file::open(&dir)) {
+            Ok(appender) => {
+                tracing_subscriber::fmt().with_env_filter(filter).with_ansi(false).with_writer(appender).init()
+            }
+            // No subscriber: every event is dropped, none reaches the screen.
+            Err(why) => drop(UNOPENED.set(why)),
+        },
+        Destination::Stderr => {
+            let colour = colour(std::io::stderr().is_terminal(), std::env::var_os("NO_COLOR"));
+            tracing_subscriber::fmt().with_env_filter(filter).with_ansi(colour).with_writer(std::io::stderr).init();
+        }
     }
+}
+
+/// Why the dashboard logged nothing, when its log file could not be opened: for `main` to
+/// say once the dashboard's screen is gone.
+pub fn unopened_file() -> Option<String> {
+    UNOPENED
+        .get()
+        .map(|why| format!("the dashboard could not open its log file ({why}): its log lines, if any, were dropped"))
+}
+
+/// Whether lines on stderr carry colour: only on a terminal, and not when `NO_COLOR` is set
+/// to anything but the empty string (no-color.org).
+fn colour(stderr_is_terminal: bool, no_color: Option<OsString>) -> bool {
+    stderr_is_terminal && no_color.is_none_or(|value| value.is_empty())
 }
 
 /// Writes every line still waiting and stops `serve`'s log writer: `serve` calls it before it
@@ -60,6 +106,7 @@ where
 {
     tracing_subscriber::fmt()
         .json()
+        .with_ansi(false)
         .flatten_event(true)
         .with_current_span(false)
         .with_span_list(false)
@@ -94,6 +141,26 @@ mod tests {
         fn flush(&mut self) -> std::io::Result<()> {
             Ok(())
         }
+    }
+
+    #[test]
+    fn lines_on_stderr_are_coloured_only_on_a_terminal_without_no_color() {
+        assert!(colour(true, None));
+        assert!(colour(true, Some(OsString::new())), "an empty NO_COLOR asks for nothing");
+        assert!(!colour(true, Some("1".into())));
+        assert!(!colour(false, None));
+        assert!(!colour(false, Some("1".into())));
+    }
+
+    #[test]
+    fn serves_lines_carry_no_colour_codes_even_from_the_log_facade() {
+        let _ = tracing_log::LogTracer::init();
+        let lines = lines_of(|| {
+            tracing::warn!(target: "orders::api", error = "boom", "busy");
+            log::warn!(target: "sqlx::pool::acquire", "acquired connection, but time to acquire exceeded slow threshold");
+        });
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert!(lines.iter().all(|line| !line.contains('\x1b')), "{lines:?}");
     }
 
     #[test]

@@ -7,6 +7,7 @@ use clap::Parser as _;
 use orders::Error;
 use orders::cli::{Cli, UsageError};
 use orders::config::ConfigError;
+use orders::logging::Destination;
 
 /// mimalloc rather than glibc's malloc. sqlx's SQLite worker thread allocates every row it
 /// steps and the thread decoding it frees it: across threads, glibc's arenas made a 1M-order
@@ -37,7 +38,11 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    orders::logging::init(matches!(cli.command, Some(orders::cli::Command::Serve { .. })));
+    orders::logging::init(match cli.command {
+        Some(orders::cli::Command::Serve { .. }) => Destination::Serve,
+        None | Some(orders::cli::Command::Tui { .. }) => Destination::Dashboard,
+        Some(_) => Destination::Stderr,
+    });
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -47,6 +52,9 @@ fn main() -> ExitCode {
     };
     let outcome = runtime.block_on(orders::cli::run(cli));
     orders::logging::finish();
+    if let Some(why) = orders::logging::unopened_file() {
+        eprintln!("orders: {why}");
+    }
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,

@@ -8,6 +8,7 @@ use std::time::Duration;
 use log::LevelFilter;
 use sqlx::AnyConnection;
 use sqlx::ConnectOptions as _;
+use sqlx::Executor as _;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
 use sqlx::postgres::PgConnectOptions;
@@ -129,14 +130,38 @@ impl Store {
     }
 
     async fn run_migrations(&self) -> Result<()> {
-        let migrator = match self.backend {
-            Backend::Sqlite => &SQLITE_MIGRATIONS,
-            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        let (migrator, pool) = match self.backend {
+            Backend::Sqlite => (&SQLITE_MIGRATIONS, self.pool.clone()),
+            Backend::Postgres => (&POSTGRES_MIGRATIONS, self.migration_pool()),
         };
-        migrator.run(&self.pool).await.map_err(|e| match e {
+        let result = migrator.run(&pool).await;
+        if self.backend == Backend::Postgres {
+            pool.close().await;
+        }
+        result.map_err(|e| match e {
             sqlx::migrate::MigrateError::Execute(e) => Error::from(e),
             other => Error::Internal(because(format!("migration failed: {other}"), other)),
         })
+    }
+
+    /// On PostgreSQL, a pool of one connection for the migrations, given the pool's session
+    /// settings and told to send no NOTICEs (WARNINGs and worse still come). sqlx's migrator
+    /// starts with `CREATE TABLE IF NOT EXISTS _sqlx_migrations`, and on every start after the
+    /// first PostgreSQL answers it with a NOTICE ("relation … already exists, skipping") that
+    /// sqlx logs at INFO: `serve` printed it on every start. The store's own pool keeps the
+    /// server's default, and the migration pool is closed once they ran.
+    fn migration_pool(&self) -> sqlx::AnyPool {
+        let bounds = self.bounds;
+        AnyPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(reader::ACQUIRE_TIMEOUT)
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    tune_postgres(conn, bounds).await?;
+                    conn.execute("SET client_min_messages = warning").await.map(drop)
+                })
+            })
+            .connect_lazy_with((*self.pool.connect_options()).clone())
     }
 }
 
@@ -239,6 +264,26 @@ mod tests {
                 assert_eq!(got, *value, "{query}");
             }
         }
+    }
+
+    #[tokio::test]
+    async fn only_the_migrations_connection_is_spared_the_databases_notices() {
+        let database = crate::store::test_database::TestDatabase::new().await;
+        Store::connect(&database.url, &StoreOptions::default()).await.unwrap().close().await;
+        let store = Store::connect(&database.url, &StoreOptions::default()).await.unwrap(); // migrated already
+        if store.backend == Backend::Sqlite {
+            return; // SQLite sends no notices: there is no setting to check
+        }
+        let level: String =
+            sqlx::query_scalar("SELECT current_setting('client_min_messages')").fetch_one(&store.pool).await.unwrap();
+        assert_eq!(level, "notice", "the store's own pool keeps the server's default");
+        let mut migrating = store.migration_pool().acquire().await.unwrap();
+        let level: String = sqlx::query_scalar("SELECT current_setting('client_min_messages')")
+            .fetch_one(&mut *migrating)
+            .await
+            .unwrap();
+        assert_eq!(level, "warning");
+        store.close().await;
     }
 
     #[tokio::test]
