@@ -9,12 +9,10 @@
 //! none of it reaches the screen, all of it the file; and a log file that cannot be opened is
 //! said on the terminal once the dashboard has left it.
 
-use std::io::{ErrorKind, Write as _};
 use std::path::{Path, PathBuf};
 use std::str::FromStr as _;
 use std::time::{Duration, Instant};
 
-use expectrl::process::unix::WaitStatus;
 use sqlx::postgres::PgConnectOptions;
 use tokio::io::AsyncWriteExt as _;
 use tokio::net::{TcpListener, TcpStream};
@@ -22,10 +20,7 @@ use tokio::sync::watch;
 
 use crate::api_helpers::{Server, refresh_token};
 use crate::helpers::TestDb;
-
-/// How long a screen or a log line may take to appear before the test gives up (a hang, not
-/// a timing assertion: a slow machine only takes longer).
-const PATIENCE: Duration = Duration::from_secs(60);
+use crate::pty::{PATIENCE, Tty, orders_command};
 
 /// How long each cut lasts: longer than sqlx's 2 s "slow acquire" threshold, shorter than the
 /// store's 5 s acquire timeout (as the 2.5 s outage of issue 18).
@@ -93,102 +88,29 @@ async fn forward(mut client: TcpStream, upstream: String, mut mode: watch::Recei
     }
 }
 
-/// The dashboard in a pseudo-terminal, with everything it wrote.
-struct Tty {
-    session: expectrl::session::OsSession,
-    screen: vt100::Parser,
-    raw: Vec<u8>,
+/// The dashboard on `url` (`db`'s, or through a proxy), at `rust_log` when given, refreshed by
+/// the test's `r` only.
+fn open(db: &TestDb, url: &str, rust_log: Option<&str>) -> Tty {
+    let mut command = orders_command(db, &[]);
+    command.env("ORDERS__DATABASE__URL", url).env("ORDERS__TUI__REFRESH", "1h");
+    if let Some(filter) = rust_log {
+        command.env("RUST_LOG", filter);
+    }
+    Tty::spawn(command, 100, 30)
 }
 
-impl Tty {
-    fn open(db: &TestDb, url: &str, rust_log: Option<&str>) -> Self {
-        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_orders"));
-        command
-            .current_dir(db.dir.path())
-            .env_remove("ORDERS_CONFIG")
-            .env("ORDERS__DATABASE__URL", url)
-            .env("ORDERS__TUI__REFRESH", "1h") // refreshes come from the test's `r` only
-            .env("XDG_CONFIG_HOME", db.dir.path().join("config"))
-            .env("XDG_STATE_HOME", db.dir.path().join("state"))
-            .env_remove("ORDERS_TOKEN")
-            .env_remove("ORDERS__CLIENT__API")
-            .env("TERM", "xterm-256color")
-            .env("NO_COLOR", "1");
-        match rust_log {
-            Some(filter) => command.env("RUST_LOG", filter),
-            None => command.env_remove("RUST_LOG"),
-        };
-        let mut session = expectrl::Session::spawn(command).expect("the dashboard starts in a pty");
-        session.get_process_mut().set_window_size(100, 30).expect("the pty's size");
-        Self { session, screen: vt100::Parser::new(30, 100, 0), raw: Vec::new() }
+/// No log text among all the bytes the dashboard wrote to its terminal so far.
+fn assert_no_log_text(tty: &Tty) {
+    let raw = String::from_utf8_lossy(&tty.raw);
+    for text in ["WARN", "ERROR", "INFO", "DEBUG", "sqlx", "slow threshold"] {
+        assert!(!raw.contains(text), "{text:?} reached the dashboard's terminal:\n{}", tty.contents());
     }
+}
 
-    fn pump(&mut self) -> bool {
-        let mut buf = [0u8; 8192];
-        loop {
-            match self.session.try_read(&mut buf) {
-                Ok(0) => return false,
-                Ok(n) => {
-                    self.screen.process(&buf[..n]);
-                    self.raw.extend_from_slice(&buf[..n]);
-                }
-                Err(e) if e.kind() == ErrorKind::WouldBlock => return true,
-                Err(_) => return false, // EIO: the process has closed the pty
-            }
-        }
-    }
-
-    fn contents(&self) -> String {
-        self.screen.screen().contents()
-    }
-
-    fn wait_until(&mut self, what: &str, done: impl Fn(&str) -> bool) {
-        let deadline = Instant::now() + PATIENCE;
-        while Instant::now() < deadline {
-            let open = self.pump();
-            if done(&self.contents()) {
-                return;
-            }
-            assert!(open, "the dashboard ended before {what}:\n{}", self.contents());
-            std::thread::sleep(Duration::from_millis(30));
-        }
-        panic!("the screen never got to {what}:\n{}", self.contents());
-    }
-
-    /// Keeps reading the terminal for `how_long`, whatever it shows.
-    fn watch(&mut self, how_long: Duration) {
-        let until = Instant::now() + how_long;
-        while Instant::now() < until {
-            self.pump();
-            std::thread::sleep(Duration::from_millis(30));
-        }
-    }
-
-    fn send(&mut self, keys: &str) {
-        self.session.write_all(keys.as_bytes()).expect("keys reach the pty");
-        self.session.flush().expect("keys reach the pty");
-    }
-
-    /// No log text among all the bytes the dashboard wrote to its terminal so far.
-    fn assert_no_log_text(&self) {
-        let raw = String::from_utf8_lossy(&self.raw);
-        for text in ["WARN", "ERROR", "INFO", "DEBUG", "sqlx", "slow threshold"] {
-            assert!(!raw.contains(text), "{text:?} reached the dashboard's terminal:\n{}", self.contents());
-        }
-    }
-
-    fn quit(&mut self) {
-        self.send("q");
-        let deadline = Instant::now() + PATIENCE;
-        let mut status = WaitStatus::StillAlive;
-        while status == WaitStatus::StillAlive && Instant::now() < deadline {
-            self.pump();
-            status = self.session.get_process().status().expect("the dashboard's status");
-            std::thread::sleep(Duration::from_millis(30));
-        }
-        self.pump();
-        assert!(matches!(status, WaitStatus::Exited(_, 0)), "{status:?}:\n{}", self.contents());
-    }
+/// Quits the dashboard with `q`: it exits 0.
+fn quit(tty: &mut Tty) {
+    tty.send("q");
+    tty.assert_exited_cleanly();
 }
 
 /// The dashboard's log: its directory under the test's XDG_STATE_HOME, and all its files' text.
@@ -211,7 +133,7 @@ fn wait_for_log_line(db: &TestDb, tty: &mut Tty, line: &str) -> String {
         }
         assert!(Instant::now() < deadline, "the log never got {line:?}:\n{text}");
         tty.watch(Duration::from_millis(100));
-        tty.assert_no_log_text();
+        assert_no_log_text(tty);
     }
 }
 
@@ -243,7 +165,7 @@ async fn a_database_cut_under_the_dashboard_shows_in_its_status_bar_and_its_log_
     db.cli().arg("seed").assert().success();
     let options = PgConnectOptions::from_str(&db.url).expect("a PostgreSQL URL");
     let proxy = Proxy::start(format!("{}:{}", options.get_host(), options.get_port()));
-    let mut tty = Tty::open(&db, &through(&db.url, proxy.addr), None);
+    let mut tty = open(&db, &through(&db.url, proxy.addr), None);
     let rows_without_failure =
         |screen: &str| screen.contains("2022-11-01 17:11:11.111") && !screen.contains("database unavailable");
     tty.wait_until("the seeded orders", rows_without_failure);
@@ -258,20 +180,20 @@ async fn a_database_cut_under_the_dashboard_shows_in_its_status_bar_and_its_log_
     assert!(log.contains(" WARN ") && log.contains("sqlx::pool::acquire"), "{log}");
     tty.send("r");
     tty.wait_until("the orders after the restart", rows_without_failure);
-    tty.assert_no_log_text();
+    assert_no_log_text(&tty);
 
     // A database that refuses: the status bar says so, and clears once it answers again.
     proxy.set(Mode::Refuse);
     tty.send("r");
     tty.wait_until("the failure in the status bar", |screen| screen.contains("database unavailable"));
     tty.watch(CUT);
-    tty.assert_no_log_text();
+    assert_no_log_text(&tty);
     proxy.set(Mode::Open);
     tty.send("r");
     tty.wait_until("the orders, with the failure gone from the status bar", rows_without_failure);
 
-    tty.quit();
-    tty.assert_no_log_text();
+    quit(&mut tty);
+    assert_no_log_text(&tty);
     assert_private(&log_of(&db).0);
 }
 
@@ -296,14 +218,14 @@ async fn logs_to_its_file_only(remote: bool) {
         db.cli().args(["login", &server.base]).write_stdin(token).assert().success();
         server
     });
-    let mut tty = Tty::open(&db, &db.url, Some("debug"));
+    let mut tty = open(&db, &db.url, Some("debug"));
     tty.wait_until("the seeded orders", |screen| screen.contains("2022-11-01 17:11:11.111"));
     tty.send("r");
     let log = wait_for_log_line(&db, &mut tty, if remote { "reqwest::" } else { "sqlx::query" });
     assert!(log.contains(" DEBUG ") && log.lines().count() > 1, "{log}");
     assert!(!log.contains('\x1b'), "the file carries no colour codes:\n{log}");
-    tty.quit();
-    tty.assert_no_log_text();
+    quit(&mut tty);
+    assert_no_log_text(&tty);
     assert_private(&log_of(&db).0);
 }
 
@@ -312,16 +234,16 @@ async fn a_log_file_that_cannot_be_opened_is_said_once_the_dashboard_has_closed_
     let db = TestDb::new().await;
     db.cli().arg("seed").assert().success();
     std::fs::write(db.dir.path().join("state"), "a file where the state directory would be").unwrap();
-    let mut tty = Tty::open(&db, &db.url, Some("debug"));
+    let mut tty = open(&db, &db.url, Some("debug"));
     tty.wait_until("the seeded orders", |screen| screen.contains("2022-11-01 17:11:11.111"));
     tty.send("r");
     tty.watch(Duration::from_millis(500));
     assert!(!tty.contents().contains("log file"), "{}", tty.contents());
-    tty.quit();
+    quit(&mut tty);
     let raw = String::from_utf8_lossy(&tty.raw);
     let restored = raw.rfind("\x1b[?1049l").expect("the alternate screen is left");
     let after = &raw[restored..];
     assert!(after.contains("orders: the dashboard could not open its log file (cannot create "), "{after:?}");
     assert!(after.contains("its log lines, if any, were dropped"), "{after:?}");
-    tty.assert_no_log_text();
+    assert_no_log_text(&tty);
 }

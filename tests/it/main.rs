@@ -17,6 +17,7 @@ mod dashboard_logs;
 mod helpers;
 mod module_graph;
 mod openapi_check;
+mod pty;
 mod quiet_logs;
 mod references;
 mod remote_book;

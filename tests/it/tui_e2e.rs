@@ -4,85 +4,16 @@
 //! after each step and that the terminal is restored on the way out; a browse-only dashboard
 //! (`--read-only`, or a reader's token); and a store that cannot be reached yet, then can.
 
-use std::io::{ErrorKind, Write as _};
-use std::time::{Duration, Instant};
-
-use expectrl::process::unix::WaitStatus;
 use orders::domain::{Money, OrderFilter};
 use orders::store::Store;
 
 use crate::api_helpers::{Server, refresh_token};
 use crate::helpers::TestDb;
+use crate::pty::{Tty, orders_command};
 
-/// How long any one screen may take to appear before the test gives up (a hang, not a timing
-/// assertion: a slow machine only takes longer).
-const PATIENCE: Duration = Duration::from_secs(60);
-
-struct Tty {
-    session: expectrl::session::OsSession,
-    screen: vt100::Parser,
-    raw: Vec<u8>,
-}
-
-impl Tty {
-    fn open(db: &TestDb, args: &[&str], cols: u16, rows: u16) -> Self {
-        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_orders"));
-        command
-            .args(args)
-            .current_dir(db.dir.path())
-            .env_remove("ORDERS_CONFIG")
-            .env("ORDERS__DATABASE__URL", &db.url)
-            .env("XDG_CONFIG_HOME", db.dir.path().join("config"))
-            .env_remove("ORDERS_TOKEN")
-            .env_remove("ORDERS__CLIENT__API")
-            .env("TZ", "UTC")
-            .env("TERM", "xterm-256color")
-            .env("NO_COLOR", "1");
-        let mut session = expectrl::Session::spawn(command).expect("the dashboard starts in a pty");
-        session.get_process_mut().set_window_size(cols, rows).expect("the pty's size");
-        Self { session, screen: vt100::Parser::new(rows, cols, 0), raw: Vec::new() }
-    }
-
-    fn pump(&mut self) -> bool {
-        let mut buf = [0u8; 8192];
-        loop {
-            match self.session.try_read(&mut buf) {
-                Ok(0) => return false,
-                Ok(n) => {
-                    self.screen.process(&buf[..n]);
-                    self.raw.extend_from_slice(&buf[..n]);
-                }
-                Err(e) if e.kind() == ErrorKind::WouldBlock => return true,
-                Err(_) => return false, // EIO: the process has closed the pty
-            }
-        }
-    }
-
-    fn contents(&self) -> String {
-        self.screen.screen().contents()
-    }
-
-    fn wait_for(&mut self, text: &str) {
-        self.wait_until(&format!("showing {text:?}"), |screen| screen.contains(text));
-    }
-
-    fn wait_until(&mut self, what: &str, done: impl Fn(&str) -> bool) {
-        let deadline = Instant::now() + PATIENCE;
-        while Instant::now() < deadline {
-            let open = self.pump();
-            if done(&self.contents()) {
-                return;
-            }
-            assert!(open, "the dashboard ended before {what}:\n{}", self.contents());
-            std::thread::sleep(Duration::from_millis(30));
-        }
-        panic!("the screen never got to {what}:\n{}", self.contents());
-    }
-
-    fn send(&mut self, keys: &str) {
-        self.session.write_all(keys.as_bytes()).expect("keys reach the pty");
-        self.session.flush().expect("keys reach the pty");
-    }
+/// The dashboard (`orders` with `args`) on `db`, in a terminal of `cols` × `rows`.
+fn open(db: &TestDb, args: &[&str], cols: u16, rows: u16) -> Tty {
+    Tty::spawn(orders_command(db, args), cols, rows)
 }
 
 async fn fees(store: &Store) -> Vec<Money> {
@@ -107,7 +38,7 @@ async fn creates_edits_and_deletes(remote: bool) {
     db.cli().arg("seed").assert().success();
     let store = db.store().await;
     let server = remote.then(|| log_in(&db, "alice", "writer"));
-    let mut tty = Tty::open(&db, &[], 100, 30);
+    let mut tty = open(&db, &[], 100, 30);
     tty.wait_for("2022-11-01 17:11:11.111");
 
     tty.send("n");
@@ -162,7 +93,7 @@ async fn browses_only(remote: bool) {
     let db = TestDb::new().await;
     db.cli().arg("seed").assert().success();
     let _server = remote.then(|| log_in(&db, "bob", "reader"));
-    let mut tty = Tty::open(&db, if remote { &[] } else { &["tui", "--read-only"] }, 80, 24);
+    let mut tty = open(&db, if remote { &[] } else { &["tui", "--read-only"] }, 80, 24);
     tty.wait_for("[read-only]");
     tty.wait_for("2022-11-01 11:11:11.111"); // the rows have arrived: 223 is selected
     tty.send("n");
@@ -201,7 +132,7 @@ async fn an_api_that_cannot_be_reached_shows_in_the_status_bar_and_the_dashboard
 /// Opens the dashboard on a store it cannot reach: the failure shows, keys still work, `q`
 /// quits and restores the terminal.
 fn shows_the_failure_and_quits(db: &TestDb) {
-    let mut tty = Tty::open(db, &[], 100, 30);
+    let mut tty = open(db, &[], 100, 30);
     tty.wait_for("trying again · ");
     assert!(tty.contents().contains("working…"), "{}", tty.contents());
     tty.send("j?");
@@ -220,7 +151,7 @@ async fn once_the_database_can_be_opened_the_dashboard_connects_by_itself_and_sh
     db.url = format!("sqlite://{}/orders.db", staging.display());
     db.cli().arg("seed").assert().success();
     db.url = format!("sqlite://{}/orders.db", later.display());
-    let mut tty = Tty::open(&db, &[], 100, 30);
+    let mut tty = open(&db, &[], 100, 30);
     tty.wait_for("trying again · ");
     // The seeded store appears where the dashboard looks, as a volume being mounted would.
     std::fs::rename(&staging, &later).unwrap();
@@ -234,7 +165,7 @@ async fn once_the_api_is_back_the_dashboard_connects_by_itself_and_shows_its_ord
     let server = log_in(&db, "alice", "writer");
     let addr = server.base.trim_start_matches("http://").to_owned();
     assert!(server.terminate().success());
-    let mut tty = Tty::open(&db, &[], 100, 30);
+    let mut tty = open(&db, &[], 100, 30);
     tty.wait_for("trying again · ");
     let _server = Server::start_at(&db, &addr);
     connects_by_itself(tty);
@@ -248,27 +179,4 @@ fn connects_by_itself(mut tty: Tty) {
     tty.wait_for("services  123 Inspection"); // the selected order's detail
     tty.send("q");
     tty.assert_exited_and_restored();
-}
-
-impl Tty {
-    fn assert_exited_and_restored(&mut self) {
-        let deadline = Instant::now() + PATIENCE;
-        let process = self.session.get_process().pid();
-        let mut status = WaitStatus::StillAlive;
-        while status == WaitStatus::StillAlive && Instant::now() < deadline {
-            self.pump();
-            status = self.session.get_process().status().expect("the dashboard's status");
-            std::thread::sleep(Duration::from_millis(30));
-        }
-        if status == WaitStatus::StillAlive {
-            let _ = self.session.get_process_mut().exit(true);
-            panic!("the dashboard did not quit:\n{}", self.contents());
-        }
-        self.pump();
-        assert_eq!(status, WaitStatus::Exited(process, 0));
-        let raw = String::from_utf8_lossy(&self.raw);
-        assert!(raw.contains("\x1b[?1049l"), "the alternate screen is left");
-        assert!(raw.contains("\x1b[?1000l"), "mouse capture is released");
-        assert!(raw.contains("\x1b[?25h"), "the cursor is shown again");
-    }
 }
