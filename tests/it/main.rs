@@ -13,6 +13,7 @@ mod api_status;
 mod api_streams;
 mod bad_inputs;
 mod cli;
+mod healthcheck;
 mod helpers;
 mod module_graph;
 mod openapi_check;
