@@ -41,8 +41,7 @@ pub async fn run(config: &Config, url: Option<&str>) -> anyhow::Result<()> {
         .connect_timeout(CONNECT_TIMEOUT)
         .build()
         .map_err(|e| Unhealthy(format!("cannot start an HTTP client: {e}")))?;
-    let response =
-        client.get(readyz.clone()).send().await.map_err(|e| Unhealthy(format!("{readyz} cannot be reached: {e}")))?;
+    let response = client.get(readyz.clone()).send().await.map_err(|e| Unhealthy(unreachable(&readyz, &e)))?;
     let status = response.status();
     if status == reqwest::StatusCode::OK {
         eprintln!("orders: {readyz} answered {status}");
@@ -50,6 +49,19 @@ pub async fn run(config: &Config, url: Option<&str>) -> anyhow::Result<()> {
     } else {
         Err(Unhealthy(format!("{readyz} answered {status}")).into())
     }
+}
+
+/// Why `readyz` could not be asked: a timeout, else the innermost cause (e.g. `Connection
+/// refused`), which reqwest's own message leaves out.
+fn unreachable(readyz: &Url, error: &reqwest::Error) -> String {
+    if error.is_timeout() {
+        return format!("{readyz} cannot be reached: no answer within {}s", TIMEOUT.as_secs());
+    }
+    let mut cause: &dyn std::error::Error = error;
+    while let Some(inner) = cause.source() {
+        cause = inner;
+    }
+    format!("{readyz} cannot be reached: {cause}")
 }
 
 /// `--url`: an `http` or `https` URL with a host; its path is where the server is mounted.

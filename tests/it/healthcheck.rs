@@ -44,7 +44,7 @@ async fn healthcheck_exits_1_when_nothing_listens() {
     let url = format!("http://127.0.0.1:{}", free_port());
     let checked = db.cli().args(["healthcheck", "--url", &url]).assert().code(1);
     let said = String::from_utf8_lossy(&checked.get_output().stderr).into_owned();
-    assert!(said.starts_with("orders: ") && said.contains("cannot be reached"), "{said}");
+    assert!(said.starts_with("orders: ") && said.contains("cannot be reached: Connection refused"), "{said}");
 }
 
 #[tokio::test]
@@ -65,6 +65,24 @@ async fn healthcheck_exits_1_when_readyz_answers_503() {
     let said = String::from_utf8_lossy(&checked.get_output().stderr).into_owned();
     assert!(said.contains("/readyz answered 503"), "{said}");
     assert!(answering.join().unwrap().starts_with("GET /readyz HTTP/1.1\r\n"), "the probe asks for /readyz");
+}
+
+#[tokio::test]
+async fn healthcheck_exits_1_when_the_server_accepts_but_never_answers() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (probe_done, until_probe_done) = std::sync::mpsc::channel::<()>();
+    let holding = std::thread::spawn(move || {
+        let connection = listener.accept().expect("the probe connects");
+        let _ = until_probe_done.recv(); // keep the connection open, unanswered, until the probe is done
+        drop(connection);
+    });
+    let db = TestDb::new().await;
+    let checked = db.cli().args(["healthcheck", "--url", &url]).assert().code(1);
+    let said = String::from_utf8_lossy(&checked.get_output().stderr).into_owned();
+    assert!(said.contains("cannot be reached: no answer within"), "{said}");
+    drop(probe_done);
+    holding.join().unwrap();
 }
 
 #[tokio::test]
