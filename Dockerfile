@@ -42,13 +42,14 @@ COPY Cargo.toml Cargo.lock build.rs ./
 # Build settings (the bundled SQLite's compile options) apply to the dependencies too.
 COPY .cargo .cargo
 RUN mkdir -p src migrations/sqlite migrations/postgres \
-    && echo '//! Stand-in: the dependencies are built before the sources are copied.' > src/lib.rs \
-    && echo 'fn main() {}' > src/main.rs \
+    && printf '//! Stand-in: the dependencies are built before the sources are copied.\n' > src/lib.rs \
+    && printf '//! Stand-in.\nfn main() {}\n' > src/main.rs \
     && cargo build --release --locked --bin orders
 COPY migrations migrations
 COPY orders.toml orders.toml
 COPY src src
-# The stand-in left newer-looking artefacts for the crate itself: make sure it is rebuilt.
+# The stand-in left newer-looking artefacts under the crate's own names (cargo names a package's
+# artefacts by its path relative to the workspace, the same here): make sure it is rebuilt.
 RUN touch src/main.rs src/lib.rs && cargo build --release --locked --bin orders
 
 FROM runtime
