@@ -45,6 +45,14 @@ pub enum Command {
         #[arg(long, value_name = "HOST:PORT")]
         addr: Option<String>,
     },
+    /// Exit 0 when the `serve` at server.addr (or --url) answers /readyz with 200, else 1; for
+    /// container health checks.
+    Healthcheck {
+        /// The server's base URL, e.g. http://127.0.0.1:8080 (default: server.addr; a wildcard
+        /// address such as 0.0.0.0 is reached over loopback).
+        #[arg(long, value_name = "URL")]
+        url: Option<String>,
+    },
     /// Log in to the API at URL with a refresh token read on stdin (from `orders token issue
     /// --refresh`); later commands and the dashboard then work through it.
     Login {

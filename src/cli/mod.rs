@@ -6,6 +6,7 @@
 
 mod args;
 mod dashboard;
+mod healthcheck;
 mod import;
 mod login;
 mod open;
@@ -72,6 +73,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             refuse_remote("serve", selection)?;
             serve::run(&config, addr.as_deref()).await
         }
+        Command::Healthcheck { url } => healthcheck::run(&config, url.as_deref()).await,
         Command::Token(command) => {
             refuse_remote("token", selection)?;
             token::run(&config, command).await

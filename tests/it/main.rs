@@ -14,6 +14,7 @@ mod api_streams;
 mod bad_inputs;
 mod cli;
 mod dashboard_logs;
+mod healthcheck;
 mod helpers;
 mod module_graph;
 mod openapi_check;
