@@ -9,7 +9,9 @@
 //! read lock and bumps atomics. Against the hand-written counters it replaced (one mutex over
 //! two maps), `wrk` on a release `serve` over SQLite (`GET /orders/{id}`, 2 threads, 32
 //! connections, 10 s, 8 rounds each, alternated, on 2 shared cores): median 48.5k req/s for
-//! both (rounds 40.6k–53.2k crate, 40.5k–52.7k by hand), zero errors.
+//! both (rounds 40.6k–53.2k crate, 40.5k–52.7k by hand), zero errors. `record` alone, timed
+//! over 2M calls on 1 and 2 threads: 95–265 ns a call (crate) against 88–167 ns (by hand) on the
+//! same loaded machine, where a request costs ~40 µs of CPU.
 
 use std::sync::Mutex;
 use std::time::Duration;
