@@ -1,14 +1,14 @@
 //! The metrics listener (`server.metrics_addr`) of a real `orders serve`: `GET /metrics` without
 //! a token, with the process's metrics and the build; every other path 404; none unless asked
 //! for; the main listener's `/metrics` still behind a token; bounded by the header timeout and
-//! stopped with the server.
+//! a connection cap of its own, and stopped with the server.
 
 use std::io::{BufRead as _, BufReader, Lines};
 use std::process::{Child, ChildStderr, Command, ExitStatus, Stdio};
 use std::time::Duration;
 
 use orders::auth::Role;
-use tokio::io::AsyncReadExt as _;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 
 use crate::api_helpers::{SECRET, tokens};
@@ -16,6 +16,9 @@ use crate::helpers::{TestDb, store_with_services};
 
 /// Far more than any bound here needs; only a server that never closes comes near it.
 const PATIENCE: Duration = Duration::from_secs(10);
+
+/// A scrape, as raw bytes on a kept-alive connection.
+const SCRAPE: &[u8] = b"GET /metrics HTTP/1.1\r\nHost: metrics\r\n\r\n";
 
 /// The process metrics every scrape carries.
 const PROCESS_METRICS: [&str; 7] = [
@@ -215,6 +218,47 @@ async fn the_metrics_listener_closes_a_connection_that_sends_no_headers_within_t
     let mut rest = Vec::new();
     let closed = tokio::time::timeout(PATIENCE, silent.read_to_end(&mut rest)).await;
     assert!(closed.is_ok(), "a silent connection is closed, not kept");
+}
+
+/// Reads one response with a `Content-Length` body; its text.
+async fn read_response(stream: &mut TcpStream) -> String {
+    let mut bytes = Vec::new();
+    let mut buf = [0_u8; 16 * 1024];
+    loop {
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        if let Some(end) = text.find("\r\n\r\n") {
+            let length = text[..end]
+                .lines()
+                .find_map(|line| line.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_owned()))
+                .and_then(|v| v.parse::<usize>().ok())
+                .unwrap_or(0);
+            if bytes.len() >= end + 4 + length {
+                return text;
+            }
+        }
+        let n = stream.read(&mut buf).await.expect("the response arrives");
+        assert!(n > 0, "the connection closed mid-response: {text:?}");
+        bytes.extend_from_slice(&buf[..n]);
+    }
+}
+
+#[tokio::test]
+async fn the_metrics_listener_caps_its_connections_apart_from_the_apis() {
+    let db = TestDb::new().await;
+    store_with_services(&db).await.close().await;
+    let serve = Serve::start(&db, Some("127.0.0.1:0"), &[("ORDERS__SERVER__MAX_CONNECTIONS", "1")]);
+    let addr = serve.metrics_base().trim_start_matches("http://").to_owned();
+    let mut held = TcpStream::connect(&addr).await.unwrap();
+    held.write_all(SCRAPE).await.unwrap();
+    assert!(read_response(&mut held).await.starts_with("HTTP/1.1 200"), "the first connection is served");
+    assert_eq!(get(&format!("{}/healthz", serve.base), false).await.0, 200, "the API has its own slot");
+    let mut waiting = TcpStream::connect(&addr).await.expect("the kernel queues the second");
+    waiting.write_all(SCRAPE).await.unwrap();
+    let early = tokio::time::timeout(Duration::from_millis(500), read_response(&mut waiting)).await;
+    assert!(early.is_err(), "a second metrics connection is not served while the first is open");
+    drop(held);
+    let served = tokio::time::timeout(PATIENCE, read_response(&mut waiting)).await;
+    assert!(served.expect("served once the first closed").starts_with("HTTP/1.1 200"));
 }
 
 #[tokio::test]
