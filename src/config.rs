@@ -94,6 +94,15 @@ pub struct ServerConfig {
     pub stream_stall: Duration,
     /// Requests per second per client (token subject, else IP), bursts up to as many; 0: no limit.
     pub rate_limit: u32,
+    /// `HOST:PORT` of a second listener that serves only `GET /metrics`, without a token;
+    /// unset (or empty): none.
+    #[serde(default, deserialize_with = "empty_is_none", skip_serializing_if = "Option::is_none")]
+    pub metrics_addr: Option<String>,
+}
+
+/// An optional text where an empty one (`ORDERS__SERVER__METRICS_ADDR=`) means unset.
+fn empty_is_none<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    Ok(Option::<String>::deserialize(deserializer)?.filter(|text| !text.trim().is_empty()))
 }
 
 /// `[auth]`.
@@ -218,6 +227,17 @@ mod tests {
         assert_eq!(config.server.body_limit, ByteSize::kib(64));
         assert!(config.auth.jwt_secret.is_none());
         assert_eq!(config.database.sqlite_synchronous, SqliteSynchronous::Full);
+        assert_eq!(config.server.metrics_addr, None, "no metrics listener unless asked for");
+    }
+
+    #[test]
+    fn an_empty_metrics_addr_means_no_metrics_listener() {
+        let server = |extra: &str| {
+            let text = DEFAULTS.replace("[server]\n", &format!("[server]\n{extra}\n"));
+            toml::from_str::<Config>(&text).unwrap().server.metrics_addr
+        };
+        assert_eq!(server("metrics_addr = \"\""), None);
+        assert_eq!(server("metrics_addr = \"127.0.0.1:9090\""), Some("127.0.0.1:9090".to_owned()));
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The operational routes: `GET /healthz` (the process answers), `GET /readyz` (the database
 //! answers too) and `GET /openapi.json`, all unauthenticated, and `GET /metrics` (any role) over
-//! the counters of `metrics`.
+//! the counters of `metrics`; the metrics listener renders them through [`prometheus_text`] too.
 
 use std::time::Duration;
 
@@ -70,6 +70,11 @@ async fn metrics(req: Req) -> Response {
 fn get(req: &Req) -> ApiResult {
     req.only_get()?;
     req.authorize(Role::Reader)?;
-    let text = req.state.metrics.render(req.state.store.stats());
-    Ok(with_status(StatusCode::OK, text, "text/plain; version=0.0.4; charset=utf-8"))
+    prometheus_text(req)
+}
+
+/// The metrics as Prometheus text, 200.
+pub(super) fn prometheus_text(req: &Req) -> ApiResult {
+    let text = req.state.metrics.render(req.state.store.stats()).map_err(|e| Error::Internal(Box::new(e)))?;
+    Ok(with_status(StatusCode::OK, text, super::metrics::CONTENT_TYPE))
 }

@@ -1,5 +1,6 @@
 //! The JSON HTTP API (`orders serve`): the route tree, the shared state, the per-request log
-//! line, request id and metrics, and [`serve`] over a pre-bound listener with graceful shutdown.
+//! line, request id and metrics, and [`serve`] over a pre-bound listener with graceful shutdown
+//! ([`serve_with_metrics_listener`] adds the unauthenticated metrics listener beside it).
 //!
 //! Each route matches its path first and then answers every method itself (405 with `Allow`
 //! for the others), so an unknown path is 404, a wrong method 405, and authentication runs
@@ -12,6 +13,7 @@ pub mod error;
 mod events;
 mod health;
 mod metrics;
+mod metrics_listener;
 mod orders;
 mod rate_limit;
 pub mod reply;
@@ -23,6 +25,7 @@ mod state;
 use std::future::Future;
 use std::time::Instant;
 
+use futures_util::FutureExt as _;
 use warp::Filter;
 use warp::filters::BoxedFilter;
 use warp::http::header::HeaderName;
@@ -85,9 +88,9 @@ fn observe(
         .map_or_else(|| uuid::Uuid::new_v4().to_string(), ToOwned::to_owned);
     reply::set_header(&mut response, REQUEST_ID, &request_id);
     let route = response.extensions().get::<reply::RouteLabel>().map_or("unmatched", |label| label.0);
-    let status = response.status().as_u16();
     let latency = start.elapsed();
-    metrics.record(route, method.as_str(), status, latency);
+    metrics.record(route, method, response.status(), latency);
+    let status = response.status().as_u16();
     let latency_ms = latency.as_secs_f64() * 1000.0;
     let (method, path) = (method.as_str(), path.as_str());
     let request_id = request_id.as_str();
@@ -102,11 +105,30 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
+    serve_with_metrics_listener(listener, None, state, shutdown).await;
+}
+
+/// [`serve`], and, when `metrics_listener` is given, the metrics alone on it without a token
+/// (see [`metrics_listener`]); both stop accepting when `shutdown` resolves and drain within the
+/// same `server.shutdown_grace`. Returns once both are closed.
+pub async fn serve_with_metrics_listener(
+    listener: tokio::net::TcpListener,
+    metrics_listener: Option<tokio::net::TcpListener>,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
     let signal = async move {
         shutdown.await;
         tracing::info!(target: "orders::api", "shutting down: draining in-flight requests");
-    };
-    server::run(listener, routes(state.clone()), &state.limits, signal).await;
+    }
+    .shared();
+    let api = server::run(listener, routes(state.clone()), &state.limits, signal.clone());
+    match metrics_listener {
+        None => api.await,
+        Some(metrics) => {
+            tokio::join!(api, metrics_listener::run(metrics, &state, signal));
+        }
+    }
 }
 
 /// Resolves on SIGINT or SIGTERM. The handlers are installed when this is called, not when the

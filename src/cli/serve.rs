@@ -1,7 +1,9 @@
-//! `orders serve`: opens the store, checks the signing secret, binds the address and runs the
-//! HTTP API until SIGINT or SIGTERM, draining in-flight requests within `server.shutdown_grace`.
+//! `orders serve`: opens the store, checks the signing secret, binds the address (and the
+//! metrics listener's, when `server.metrics_addr` is set) and runs the HTTP API until SIGINT or
+//! SIGTERM, draining in-flight requests within `server.shutdown_grace`.
 
 use anyhow::Context as _;
+use tokio::net::TcpListener;
 
 use crate::api::{self, AppState};
 use crate::auth::{self, Tokens};
@@ -17,12 +19,28 @@ pub async fn run(config: &Config, addr: Option<&str>) -> anyhow::Result<()> {
     let store = super::open::open_store(config).await?;
     let addr = addr.unwrap_or(&config.server.addr);
     let listener = api::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
-    let local = listener.local_addr().context("the listener has no address")?;
-    eprintln!("orders: listening on http://{local}");
+    let metrics_listener = match config.server.metrics_addr.as_deref() {
+        Some(metrics_addr) => Some(
+            api::bind(metrics_addr)
+                .await
+                .with_context(|| format!("cannot listen on {metrics_addr} (server.metrics_addr)"))?,
+        ),
+        None => None,
+    };
+    eprintln!("orders: listening on http://{}", address(&listener)?);
+    match &metrics_listener {
+        Some(metrics) => eprintln!("orders: metrics without a token on http://{}/metrics", address(metrics)?),
+        None => eprintln!("orders: no metrics listener (server.metrics_addr is unset); /metrics needs a token"),
+    }
     let state = AppState::new(store.clone(), tokens, config.server.clone());
-    api::serve(listener, state, shutdown).await;
+    api::serve_with_metrics_listener(listener, metrics_listener, state, shutdown).await;
     store.close().await;
     crate::logging::finish(); // the last request lines, before the line that says it stopped
     eprintln!("orders: stopped");
     Ok(())
+}
+
+/// The address a listener is bound to (the port chosen, for port 0).
+fn address(listener: &TcpListener) -> anyhow::Result<std::net::SocketAddr> {
+    listener.local_addr().context("the listener has no address")
 }

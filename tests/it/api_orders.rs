@@ -234,7 +234,7 @@ async fn health_readiness_metrics_and_the_openapi_document_answer() {
     let metrics = app.get("/metrics").await;
     assert_eq!(metrics.status, 200);
     assert!(
-        metrics.text.contains("orders_http_requests_total{route=\"/orders\",method=\"GET\",status=\"200\"} 1"),
+        metrics.text.contains("orders_http_requests_total{method=\"GET\",route=\"/orders\",status=\"200\"} 1"),
         "{}",
         metrics.text
     );

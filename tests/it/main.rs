@@ -16,6 +16,7 @@ mod cli;
 mod dashboard_logs;
 mod healthcheck;
 mod helpers;
+mod metrics_listener;
 mod module_graph;
 mod openapi_check;
 mod pty;
