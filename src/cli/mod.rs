@@ -10,6 +10,7 @@ mod import;
 mod login;
 mod open;
 mod output;
+mod progress;
 mod records;
 mod rules;
 mod serve;

@@ -16,6 +16,7 @@ mod cli;
 mod helpers;
 mod module_graph;
 mod openapi_check;
+mod progress;
 mod references;
 mod remote_book;
 mod remote_cli;
