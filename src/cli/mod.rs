@@ -6,8 +6,10 @@
 
 mod args;
 mod dashboard;
+mod examples;
 mod import;
 mod login;
+mod man;
 mod open;
 mod output;
 mod progress;
@@ -67,6 +69,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             print!("{}", config.to_toml());
             Ok(())
         }
+        Command::Man { command, dir } => man::run(&command, dir.as_deref()),
         Command::Login { url } => login::login(&url).await,
         Command::Logout => login::logout(),
         Command::Serve { addr } => {

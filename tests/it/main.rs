@@ -14,6 +14,7 @@ mod api_streams;
 mod bad_inputs;
 mod cli;
 mod helpers;
+mod man_and_help;
 mod module_graph;
 mod openapi_check;
 mod progress;
