@@ -4,7 +4,7 @@
 //!
 //! An import shows the bytes of its input read and the records parsed, then, once the last
 //! record is handed to the store, a spinner while the store writes and commits; standard input
-//! is first spooled, under a spinner with the bytes read. An export counts the orders (one
+//! (or a FIFO) is first spooled, under a spinner with the bytes read. An export counts the orders (one
 //! query, or one API call in remote mode) and shows a bar by orders written, or a spinner when
 //! the count fails. The bar is redrawn at most 20 times a second and updated per read buffer or
 //! per batch of orders, never per byte. It is cleared when the command ends, whether it
@@ -28,7 +28,7 @@ const SPIN: Duration = Duration::from_millis(100);
 /// drawing, this spares even asking it.
 const EXPORT_STEP: u64 = 256;
 
-const SPOOLING: &str = "{spinner} reading standard input: {binary_bytes} ({binary_bytes_per_sec})";
+const SPOOLING: &str = "{spinner} reading the input: {binary_bytes} ({binary_bytes_per_sec})";
 const READING: &str = "{spinner} importing [{wide_bar}] {binary_bytes}/{binary_total_bytes}, {records} orders read";
 const WRITING: &str = "{spinner} writing {records} orders…";
 const COUNTING: &str = "{spinner} counting orders…";
