@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use super::examples;
 use super::output::Format;
 
 /// `orders`: order management from the terminal, scripts and HTTP.
@@ -40,6 +41,7 @@ pub enum Command {
     #[command(flatten)]
     Records(RecordCommand),
     /// Serve the JSON HTTP API until SIGINT or SIGTERM.
+    #[command(after_help = examples::SERVE)]
     Serve {
         /// Listen on HOST:PORT (default: server.addr; port 0 picks a free one).
         #[arg(long, value_name = "HOST:PORT")]
@@ -55,6 +57,7 @@ pub enum Command {
     },
     /// Log in to the API at URL with a refresh token read on stdin (from `orders token issue
     /// --refresh`); later commands and the dashboard then work through it.
+    #[command(after_help = examples::LOGIN)]
     Login {
         /// The API's base URL, e.g. http://127.0.0.1:8080.
         url: String,
@@ -71,6 +74,17 @@ pub enum Command {
     },
     /// Print the effective configuration (secrets redacted).
     Config,
+    /// Print the man page (roff): the top one, or a command's.
+    #[command(after_help = examples::MAN)]
+    Man {
+        /// The command whose page to print, e.g. `list` or `services add` (default: the top
+        /// page, which lists them).
+        #[arg(value_name = "COMMAND", conflicts_with = "dir")]
+        command: Vec<String>,
+        /// Write every page (orders.1, orders-list.1, …) into DIR instead.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
     /// Open the terminal dashboard (the default with no command).
     Tui {
         /// Browse only: no create, edit or delete.
@@ -87,8 +101,10 @@ pub enum RecordCommand {
     /// Load the sample catalogue and orders (idempotent).
     Seed,
     /// List orders by (datetime, id).
+    #[command(after_help = examples::LIST)]
     List(ListArgs),
     /// Show one order.
+    #[command(after_help = examples::GET)]
     Get {
         /// Order id.
         #[arg(allow_negative_numbers = true)]
@@ -107,10 +123,13 @@ pub enum RecordCommand {
         output: OutputArgs,
     },
     /// Create an order; prints it.
+    #[command(after_help = examples::CREATE)]
     Create(CreateArgs),
     /// Change the given fields of an order; prints it.
+    #[command(after_help = examples::UPDATE)]
     Update(UpdateArgs),
     /// Delete an order (asks first on a terminal; needs --yes otherwise).
+    #[command(after_help = examples::DELETE)]
     Delete {
         /// Order id.
         #[arg(allow_negative_numbers = true)]
@@ -123,8 +142,10 @@ pub enum RecordCommand {
     #[command(subcommand)]
     Services(ServicesCommand),
     /// Write every order as NDJSON, one per line, in the API's JSON shape, by id, as of one moment.
+    #[command(after_help = examples::EXPORT)]
     Export,
     /// Read NDJSON (or one JSON array) in the export shape as new orders, all or nothing.
+    #[command(after_help = examples::IMPORT)]
     Import {
         /// File to read, or - for standard input.
         file: PathBuf,
@@ -259,6 +280,7 @@ pub enum ServicesCommand {
 #[derive(Debug, Subcommand)]
 pub enum TokenCommand {
     /// Print a new access token (and with --refresh a refresh token).
+    #[command(after_help = examples::TOKEN_ISSUE)]
     Issue {
         /// Whom the token is for; recorded as the actor of every change made with it.
         #[arg(long, value_name = "S")]

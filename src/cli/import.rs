@@ -8,6 +8,9 @@
 //! on exit) before the import begins. A regular file is read as the import goes: reading it
 //! waits on the disk only, never on whoever wrote it, and copying it first would cost its size
 //! again in time and space.
+//!
+//! On a terminal, stderr shows the bytes read and records parsed, then the store's writing
+//! (`progress`); elsewhere nothing more than before.
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Seek as _};
@@ -16,27 +19,31 @@ use std::path::Path;
 use anyhow::Context as _;
 use serde_json::Value;
 
+use super::progress::ImportProgress;
 use crate::domain::{NewOrder, input};
 use crate::error::{Error, Result};
 use crate::store::Store;
 
-/// Imports `path` (`-` for standard input) in one transaction.
+/// Imports `path` (`-` for standard input) in one transaction, with progress on stderr when
+/// it is a terminal (`progress`).
 ///
 /// # Errors
 /// The first bad record, named by its line or element number, or a file that cannot be read.
 pub async fn run(store: &Store, path: &Path) -> anyhow::Result<()> {
+    let progress = ImportProgress::start();
     let cannot_read = || format!("cannot read {}", path.display());
-    let reader = if path == Path::new("-") {
-        spool(io::stdin().lock()).with_context(cannot_read)?
+    let file = if path == Path::new("-") {
+        spool(io::stdin().lock(), &progress).with_context(cannot_read)?
     } else {
         let file = File::open(path).with_context(cannot_read)?;
         match file.metadata().with_context(cannot_read)?.is_file() {
             true => file,
-            false => spool(file).with_context(cannot_read)?,
+            false => spool(file, &progress).with_context(cannot_read)?,
         }
     };
-    let mut reader = BufReader::with_capacity(1 << 16, reader);
-    let first = first_non_space(&mut reader).with_context(|| format!("cannot read {}", path.display()))?;
+    let len = file.metadata().with_context(cannot_read)?.len();
+    let mut reader = BufReader::with_capacity(1 << 16, progress.reading(file, len));
+    let first = first_non_space(&mut reader).with_context(cannot_read)?;
     let is_array = first == Some(b'[');
     let result = if is_array {
         let elements: Vec<Value> = match serde_json::from_reader(reader) {
@@ -44,15 +51,16 @@ pub async fn run(store: &Store, path: &Path) -> anyhow::Result<()> {
             Err(e) => return Err(Error::invalid("file", format!("is not one JSON array of orders: {e}")).into()),
         };
         let records = elements.into_iter().enumerate().map(|(i, value)| (i + 1, record(&value)));
-        store.import(records, "import").await
+        store.import(progress.count(records), "import").await
     } else {
         let records = reader.lines().enumerate().filter_map(|(i, line)| match line {
             Ok(line) if line.trim().is_empty() => None,
             Ok(line) => Some((i + 1, parse_line(&line))),
             Err(e) => Some((i + 1, Err(Error::invalid("file", format!("cannot be read: {e}"))))),
         });
-        store.import(records, "import").await
+        store.import(progress.count(records), "import").await
     };
+    drop(progress);
     let unit = if is_array { "element" } else { "line" };
     match result {
         Ok(report) => {
@@ -69,10 +77,14 @@ pub async fn run(store: &Store, path: &Path) -> anyhow::Result<()> {
     }
 }
 
-/// Everything `input` holds, copied into an anonymous temporary file, rewound.
-fn spool(mut input: impl Read) -> io::Result<File> {
+/// Everything `input` holds, copied into an anonymous temporary file, rewound. Without a bar
+/// to show, `input` is copied as it is, so the kernel may copy it without this process.
+fn spool(mut input: impl Read, progress: &ImportProgress) -> io::Result<File> {
     let mut spooled = tempfile::tempfile()?;
-    io::copy(&mut input, &mut spooled)?;
+    match progress.is_shown() {
+        true => io::copy(&mut progress.spooling(input), &mut spooled)?,
+        false => io::copy(&mut input, &mut spooled)?,
+    };
     spooled.rewind()?;
     Ok(spooled)
 }

@@ -6,11 +6,14 @@
 
 mod args;
 mod dashboard;
+mod examples;
 mod healthcheck;
 mod import;
 mod login;
+mod man;
 mod open;
 mod output;
+mod progress;
 mod records;
 mod rules;
 mod serve;
@@ -67,6 +70,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             print!("{}", config.to_toml());
             Ok(())
         }
+        Command::Man { command, dir } => man::run(&command, dir.as_deref()),
         Command::Login { url } => login::login(&url).await,
         Command::Logout => login::logout(),
         Command::Serve { addr } => {

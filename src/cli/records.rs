@@ -6,6 +6,7 @@ use std::io::{BufRead as _, IsTerminal as _, Write as _};
 
 use super::args::{CreateArgs, ListArgs, RecordCommand, ServicesCommand, UpdateArgs, UsageError};
 use super::output::{self, Format};
+use super::progress::ExportProgress;
 use crate::actor::local_actor;
 use crate::book::OrderBook;
 use crate::book::local::LocalBook;
@@ -71,7 +72,10 @@ pub async fn run<B: OrderBook>(book: &B, command: RecordCommand) -> anyhow::Resu
             eprintln!("orders: deleted order {id}");
         }
         RecordCommand::Services(command) => services(book, command).await?,
-        RecordCommand::Export => output::print_stream(Format::Ndjson, book.export_orders()).await?,
+        RecordCommand::Export => {
+            let progress = ExportProgress::start(book).await;
+            output::print_stream(Format::Ndjson, progress.track(book.export_orders())).await?
+        }
         // `cli` routes these to `run_local`; reached through an API they are refused alike.
         RecordCommand::Migrate => return Err(local_only("migrate").into()),
         RecordCommand::Seed => return Err(local_only("seed").into()),
