@@ -6,15 +6,13 @@
 //! record is handed to the store, a spinner while the store writes and commits; standard input
 //! (or a FIFO) is first spooled, under a spinner with the bytes read.
 //!
-//! An export through an API counts the orders first (one call) and shows a bar by orders
-//! written; on a store opened here, a spinner with the orders written, uncounted: measured on
-//! SQLite at 1M orders, a count before the export (66 ms alone) made the export 1.5 s slower
-//! (2.5-3.6 s became 4.2-6.2 s; SQLite then read 1.9M pages from the file instead of 14k), so
-//! there the count is not cheap. The bar is redrawn at most 20 times a second and updated per read buffer or
-//! per batch of orders, never per byte. It is cleared when the command ends, whether it
+//! An export shows a spinner with the orders written, uncounted: measured on SQLite at 1M
+//! orders, a count before the export (66 ms alone) made the export 1.5 s slower (2.5-3.6 s
+//! became 4.2-6.2 s; SQLite then read 1.9M pages from the file instead of 14k), and through an
+//! API the count would be of another moment than the pages read. The bar is redrawn at most 20
+//! times a second and updated per read buffer or per batch of orders, never per byte. It is cleared when the command ends, whether it
 //! succeeded or not, and by Ctrl-C, which then ends the process as SIGINT would have.
 
-use std::any::TypeId;
 use std::io::{IsTerminal as _, Read};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -22,10 +20,6 @@ use std::time::Duration;
 
 use futures_util::{Stream, StreamExt as _};
 use indicatif::{HumanCount, ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
-
-use crate::book::OrderBook;
-use crate::domain::OrderFilter;
-use crate::remote::RemoteBook;
 
 /// How often a spinner turns while nothing else moves (the store writing, the count).
 const SPIN: Duration = Duration::from_millis(100);
@@ -37,9 +31,7 @@ const EXPORT_STEP: u64 = 256;
 const SPOOLING: &str = "{spinner} reading the input: {binary_bytes} ({binary_bytes_per_sec})";
 const READING: &str = "{spinner} importing [{wide_bar}] {binary_bytes}/{binary_total_bytes}, {records} orders read";
 const WRITING: &str = "{spinner} writing {records} orders…";
-const COUNTING: &str = "{spinner} counting orders…";
-const EXPORTING: &str = "{spinner} exporting [{wide_bar}] {human_pos}/{human_len} orders, {eta} left";
-const EXPORTING_UNCOUNTED: &str = "{spinner} exporting {human_pos} orders";
+const EXPORTING: &str = "{spinner} exporting {human_pos} orders ({per_sec})";
 
 /// The progress of one import: hidden unless stderr is a terminal.
 pub(super) struct ImportProgress {
@@ -129,37 +121,15 @@ pub(super) struct ExportProgress {
 }
 
 impl ExportProgress {
-    /// Counts the orders `book` holds when the bar is shown and `book` is an API (see the
-    /// module), for its length. Uncounted, or should the count fail, a spinner: the export goes
-    /// on.
-    pub(super) async fn start<B: OrderBook>(book: &B) -> Self {
+    /// A hidden bar unless stderr is a terminal and stdout is not.
+    pub(super) fn start() -> Self {
         if !std::io::stderr().is_terminal() || std::io::stdout().is_terminal() {
             return Self { bar: ProgressBar::hidden() };
         }
         let bar = visible();
         clear_on_interrupt(&bar);
-        let count = match TypeId::of::<B>() == TypeId::of::<RemoteBook>() {
-            true => {
-                bar.set_style(style(COUNTING, None));
-                bar.enable_steady_tick(SPIN);
-                let count = book.count_orders(&OrderFilter::default()).await;
-                bar.disable_steady_tick();
-                count.inspect_err(|e| tracing::debug!("no count for the export's progress: {e}")).ok()
-            }
-            false => None,
-        };
-        match count {
-            Some(count) => {
-                bar.set_style(style(EXPORTING, None));
-                bar.set_length(u64::try_from(count).unwrap_or(0));
-                bar.reset_eta();
-            }
-            None => {
-                bar.set_style(style(EXPORTING_UNCOUNTED, None));
-                bar.enable_steady_tick(SPIN);
-            }
-        }
-        bar.tick();
+        bar.set_style(style(EXPORTING, None));
+        bar.enable_steady_tick(SPIN);
         Self { bar }
     }
 
@@ -225,7 +195,7 @@ mod tests {
 
     #[test]
     fn every_template_parses() {
-        for template in [SPOOLING, READING, WRITING, COUNTING, EXPORTING, EXPORTING_UNCOUNTED] {
+        for template in [SPOOLING, READING, WRITING, EXPORTING] {
             assert!(ProgressStyle::with_template(template).is_ok(), "{template}");
         }
     }

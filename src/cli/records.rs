@@ -73,7 +73,7 @@ pub async fn run<B: OrderBook>(book: &B, command: RecordCommand) -> anyhow::Resu
         }
         RecordCommand::Services(command) => services(book, command).await?,
         RecordCommand::Export => {
-            let progress = ExportProgress::start(book).await;
+            let progress = ExportProgress::start();
             output::print_stream(Format::Ndjson, progress.track(book.export_orders())).await?
         }
         // `cli` routes these to `run_local`; reached through an API they are refused alike.

@@ -11,15 +11,21 @@ use crate::helpers::TestDb;
 
 /// How long any one screen may take to appear, or the program to end, before the test gives
 /// up (a hang, not a timing assertion: a slow machine only takes longer).
-pub const PATIENCE: Duration = Duration::from_secs(60);
+pub const PATIENCE: Duration = Duration::from_secs(120);
 
 /// `orders` with `args` in `db`'s folder, on its database, as a person at a terminal would run
 /// it: no configuration file, no token or API from the environment, UTC, no colour, and the
 /// dashboard's log in the test's own state folder (`db.dir/state`).
 pub fn orders_command(db: &TestDb, args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_orders"));
+    command.args(args);
+    as_a_person_runs_it(&mut command, db);
     command
-        .args(args)
+}
+
+/// Gives `command` the environment of [`orders_command`].
+pub fn as_a_person_runs_it<'c>(command: &'c mut Command, db: &TestDb) -> &'c mut Command {
+    command
         .current_dir(db.dir.path())
         .env_remove("ORDERS_CONFIG")
         .env("ORDERS__DATABASE__URL", &db.url)
@@ -30,8 +36,7 @@ pub fn orders_command(db: &TestDb, args: &[&str]) -> Command {
         .env_remove("RUST_LOG")
         .env("TZ", "UTC")
         .env("TERM", "xterm-256color")
-        .env("NO_COLOR", "1");
-    command
+        .env("NO_COLOR", "1")
 }
 
 /// A program running in a pseudo-terminal of `cols` × `rows`.
@@ -105,22 +110,29 @@ impl Tty {
         self.session.flush().expect("keys reach the pty");
     }
 
-    /// Waits for the program to end and asserts that it exited 0; a program still running
-    /// after [`PATIENCE`] is killed and fails the test.
-    pub fn assert_exited_cleanly(&mut self) {
+    /// Reads the terminal until the program has ended and every writer has closed it (a
+    /// shell's children too); how it ended. A program still running after [`PATIENCE`] is
+    /// killed and fails the test.
+    pub fn wait_for_end(&mut self) -> WaitStatus {
         let deadline = Instant::now() + PATIENCE;
-        let process = self.session.get_process().pid();
-        let mut status = WaitStatus::StillAlive;
-        while status == WaitStatus::StillAlive && Instant::now() < deadline {
-            self.pump();
-            status = self.session.get_process().status().expect("the program's status");
+        loop {
+            let status = self.session.get_process().status().expect("the program's status");
+            let open = self.pump();
+            if status != WaitStatus::StillAlive && !open {
+                return status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.session.get_process_mut().exit(true);
+                panic!("the program did not end:\n{}", self.contents());
+            }
             std::thread::sleep(Duration::from_millis(30));
         }
-        if status == WaitStatus::StillAlive {
-            let _ = self.session.get_process_mut().exit(true);
-            panic!("the program did not end:\n{}", self.contents());
-        }
-        self.pump();
+    }
+
+    /// Waits for the program to end and asserts that it exited 0.
+    pub fn assert_exited_cleanly(&mut self) {
+        let process = self.session.get_process().pid();
+        let status = self.wait_for_end();
         assert_eq!(status, WaitStatus::Exited(process, 0), "{}", self.contents());
     }
 
