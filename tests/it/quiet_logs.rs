@@ -1,5 +1,5 @@
 //! A quiet start: `orders serve` started twice on one database (the second start finds it
-//! migrated) logs where it listens, that it drains and that it stopped, and nothing else — on
+//! migrated) logs where it listens (and whether metrics have a listener of their own), that it drains and that it stopped, and nothing else — on
 //! PostgreSQL no NOTICE such as `relation "_sqlx_migrations" already exists` (that the store's
 //! own connections still receive notices is checked beside the migrations, in src/store/connect.rs).
 
@@ -39,6 +39,7 @@ fn serve_once(db: &TestDb) -> Vec<String> {
 /// The lines a start and a stop with no request in between are expected to write.
 fn expected(line: &str) -> bool {
     line.starts_with("orders: listening on http://127.0.0.1:")
+        || line == "orders: no metrics listener (server.metrics_addr is unset); /metrics needs a token"
         || line == "orders: stopped"
         || serde_json::from_str::<serde_json::Value>(line).is_ok_and(|event| {
             event["message"] == "shutting down: draining in-flight requests" && event["level"] == "INFO"
