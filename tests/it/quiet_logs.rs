@@ -1,7 +1,8 @@
 //! A quiet start: `orders serve` started twice on one database (the second start finds it
-//! migrated) logs where it listens (and whether metrics have a listener of their own), that it drains and that it stopped, and nothing else — on
-//! PostgreSQL no NOTICE such as `relation "_sqlx_migrations" already exists` (that the store's
-//! own connections still receive notices is checked beside the migrations, in src/store/connect.rs).
+//! migrated) logs where it listens (and whether metrics have a listener of their own), that it
+//! drains and that it stopped, and nothing else — on PostgreSQL no NOTICE such as
+//! `relation "_sqlx_migrations" already exists` (that the store's own connections still
+//! receive notices is checked beside the migrations, in src/store/connect.rs).
 
 use std::io::{BufRead as _, BufReader};
 use std::process::{Command, Stdio};
