@@ -64,7 +64,8 @@ pub async fn run(store: &Store, path: &Path) -> anyhow::Result<()> {
     let unit = if is_array { "element" } else { "line" };
     match result {
         Ok(report) => {
-            eprintln!("orders: imported {} orders ({} new services)", report.orders, report.services);
+            let orders = counted(report.orders, "order", "orders");
+            eprintln!("orders: imported {orders} ({})", counted(report.services, "new service", "new services"));
             Ok(())
         }
         Err(failure) => {
@@ -114,5 +115,23 @@ fn first_non_space(reader: &mut impl BufRead) -> io::Result<Option<u8>> {
         } else {
             return Ok(Some(first));
         }
+    }
+}
+
+/// `count` and the noun in its number: `1 order`, `2 orders`.
+fn counted(count: impl Into<u64>, one: &str, many: &str) -> String {
+    let count = count.into();
+    format!("{count} {}", if count == 1 { one } else { many })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::counted;
+
+    #[test]
+    fn a_count_of_one_takes_the_singular_and_any_other_the_plural() {
+        assert_eq!(counted(1u64, "service", "services"), "1 service");
+        assert_eq!(counted(0u64, "service", "services"), "0 services");
+        assert_eq!(counted(300_000u64, "order", "orders"), "300000 orders");
     }
 }
