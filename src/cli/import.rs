@@ -123,15 +123,3 @@ fn counted(count: impl Into<u64>, one: &str, many: &str) -> String {
     let count = count.into();
     format!("{count} {}", if count == 1 { one } else { many })
 }
-
-#[cfg(test)]
-mod tests {
-    use super::counted;
-
-    #[test]
-    fn a_count_of_one_takes_the_singular_and_any_other_the_plural() {
-        assert_eq!(counted(1u64, "service", "services"), "1 service");
-        assert_eq!(counted(0u64, "service", "services"), "0 services");
-        assert_eq!(counted(300_000u64, "order", "orders"), "300000 orders");
-    }
-}

@@ -214,7 +214,7 @@ async fn an_import_from_a_pipe_whose_writer_stalls_does_not_keep_other_writers_w
     let imported = import.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&imported.stderr);
     assert!(imported.status.success(), "{stderr}");
-    assert!(stderr.contains("imported 1 orders"), "{stderr}");
+    assert!(stderr.contains("imported 1 order (0 new services)"), "{stderr}");
     db.cli().args(["get", "1000"]).assert().success();
 }
 
