@@ -11,6 +11,7 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod logging;
+pub mod owner_only;
 pub mod remote;
 pub mod store;
 pub mod tui;

@@ -55,7 +55,7 @@ fn create_secret_file(path: &std::path::Path) -> Result<Vec<u8>> {
         Error::Internal(because(format!("cannot create the JWT secret {}: {e}", path.display()), e))
     };
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(failed)?;
+        crate::owner_only::create_dir_all(dir).map_err(failed)?;
     }
     let bytes: [u8; 48] = rand::random();
     let secret = URL_SAFE_NO_PAD.encode(bytes);

@@ -46,7 +46,7 @@ fn directory_from(xdg_state_home: Option<OsString>, home: Option<OsString>) -> R
 /// When the directory or today's file cannot be created, or a file's mode cannot be set: the
 /// message names the path.
 pub fn open(dir: &Path) -> Result<RollingFileAppender, String> {
-    create_private_dir(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    crate::owner_only::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let appender = RollingFileAppender::builder()
         .rotation(Rotation::DAILY)
         .filename_prefix(PREFIX)
@@ -64,15 +64,6 @@ pub fn is_log_file(name: &str) -> bool {
         .and_then(|rest| rest.strip_prefix('.'))
         .and_then(|rest| rest.strip_suffix(SUFFIX))
         .is_some_and(|day| day.ends_with('.'))
-}
-
-/// Creates `dir` (and its parents) readable by its owner only, when it does not exist.
-fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir)
 }
 
 /// Gives every log file in `dir` mode 0600.

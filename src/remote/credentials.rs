@@ -84,7 +84,7 @@ impl CredentialsFile {
         let text = toml::to_string(credentials)
             .map_err(|e| Error::Internal(because(format!("cannot render credentials: {e}"), e)))?;
         let dir = self.path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        create_private_dir(dir).map_err(|e| self.failed("create the directory of", &e))?;
+        crate::owner_only::create_dir_all(dir).map_err(|e| self.failed("create the directory of", &e))?;
         // tempfile creates the file with mode 0600 (O_EXCL, never following a link).
         let mut file = tempfile::Builder::new()
             .prefix(".credentials")
@@ -133,15 +133,6 @@ fn location(xdg_config_home: Option<std::ffi::OsString>, home: Option<std::ffi::
             Error::Internal("neither XDG_CONFIG_HOME nor HOME is set: nowhere to keep a login".to_owned().into())
         })?;
     Ok(config.join("orders").join("credentials.toml"))
-}
-
-/// Creates `dir` (and its parents) readable by its owner only, when it does not exist.
-fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir)
 }
 
 #[cfg(test)]

@@ -281,3 +281,25 @@ impl Drop for Server {
         }
     }
 }
+
+/// Reads one response with a `Content-Length` body; its text.
+pub async fn read_response(stream: &mut tokio::net::TcpStream) -> String {
+    let mut bytes = Vec::new();
+    let mut buf = [0_u8; 16 * 1024];
+    loop {
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        if let Some(end) = text.find("\r\n\r\n") {
+            let length = text[..end]
+                .lines()
+                .find_map(|line| line.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_owned()))
+                .and_then(|v| v.parse::<usize>().ok())
+                .unwrap_or(0);
+            if bytes.len() >= end + 4 + length {
+                return text;
+            }
+        }
+        let n = tokio::io::AsyncReadExt::read(stream, &mut buf).await.expect("the response arrives");
+        assert!(n > 0, "the connection closed mid-response: {text:?}");
+        bytes.extend_from_slice(&buf[..n]);
+    }
+}

@@ -14,7 +14,7 @@ use orders::store::Store;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 
-use crate::api_helpers::{Reply, SECRET, TestApp, server_config, spawn_app_on, tokens};
+use crate::api_helpers::{Reply, SECRET, TestApp, read_response, server_config, spawn_app_on, tokens};
 use crate::helpers::{TestDb, new_order, store_with_services};
 use crate::openapi_check;
 
@@ -33,28 +33,6 @@ fn addr_of(app: &TestApp) -> SocketAddr {
 
 fn bearer(subject: &str, role: Role) -> String {
     format!("Bearer {}", tokens().access_token(subject, role, None).unwrap().0)
-}
-
-/// Reads one response with a `Content-Length` body; its text.
-async fn read_response(stream: &mut TcpStream) -> String {
-    let mut bytes = Vec::new();
-    let mut buf = [0_u8; 4096];
-    loop {
-        let text = String::from_utf8_lossy(&bytes).into_owned();
-        if let Some(end) = text.find("\r\n\r\n") {
-            let length = text[..end]
-                .lines()
-                .find_map(|line| line.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_owned()))
-                .and_then(|v| v.parse::<usize>().ok())
-                .unwrap_or(0);
-            if bytes.len() >= end + 4 + length {
-                return text;
-            }
-        }
-        let n = stream.read(&mut buf).await.expect("the response arrives");
-        assert!(n > 0, "the connection closed mid-response: {text:?}");
-        bytes.extend_from_slice(&buf[..n]);
-    }
 }
 
 /// Reads until the server closes the connection (end of stream or reset); what arrived.

@@ -11,7 +11,7 @@ use orders::auth::Role;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 
-use crate::api_helpers::{SECRET, tokens};
+use crate::api_helpers::{SECRET, read_response, tokens};
 use crate::helpers::{TestDb, store_with_services};
 
 /// Far more than any bound here needs; only a server that never closes comes near it.
@@ -218,28 +218,6 @@ async fn the_metrics_listener_closes_a_connection_that_sends_no_headers_within_t
     let mut rest = Vec::new();
     let closed = tokio::time::timeout(PATIENCE, silent.read_to_end(&mut rest)).await;
     assert!(closed.is_ok(), "a silent connection is closed, not kept");
-}
-
-/// Reads one response with a `Content-Length` body; its text.
-async fn read_response(stream: &mut TcpStream) -> String {
-    let mut bytes = Vec::new();
-    let mut buf = [0_u8; 16 * 1024];
-    loop {
-        let text = String::from_utf8_lossy(&bytes).into_owned();
-        if let Some(end) = text.find("\r\n\r\n") {
-            let length = text[..end]
-                .lines()
-                .find_map(|line| line.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_owned()))
-                .and_then(|v| v.parse::<usize>().ok())
-                .unwrap_or(0);
-            if bytes.len() >= end + 4 + length {
-                return text;
-            }
-        }
-        let n = stream.read(&mut buf).await.expect("the response arrives");
-        assert!(n > 0, "the connection closed mid-response: {text:?}");
-        bytes.extend_from_slice(&buf[..n]);
-    }
 }
 
 #[tokio::test]
