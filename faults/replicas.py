@@ -139,7 +139,12 @@ class Replicas:
         self.out.check(logged, "the X-Request-Id sent through nginx is in no replica's log")
         r = self.h.request(self.nginx.port, "GET", "/orders/1", token=self.reader)
         given = r.header("x-request-id") or ""
-        self.out.check(re.fullmatch(r"[0-9a-f]{32}", given) and given in self.nginx.answered_by(),
+        # nginx writes its access-log line once the response has gone: wait for it, bounded.
+        in_log, deadline = False, time.monotonic() + 5
+        while not in_log and time.monotonic() < deadline:
+            in_log = given in self.nginx.answered_by()
+            time.sleep(0 if in_log else 0.05)
+        self.out.check(re.fullmatch(r"[0-9a-f]{32}", given) and in_log,
                        f"a request without X-Request-Id came back with {given!r}, not nginx's $request_id")
 
     def body_limit(self):
