@@ -11,9 +11,9 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod logging;
-pub mod owner_only;
 pub mod remote;
 pub mod store;
 pub mod tui;
+pub mod user_dirs;
 
 pub use error::{Error, Result};

@@ -10,6 +10,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::user_dirs::{self, Base};
 
 /// The signing secret: `auth.jwt_secret`, else the generated file (created on first use,
 /// mode 0600, announced on stderr).
@@ -38,14 +39,9 @@ const EMPTY_SECRET: &str = "is set but empty (ORDERS__AUTH__JWT_SECRET; with the
 
 /// `$XDG_DATA_HOME/orders/jwt-secret`, else `~/.local/share/orders/jwt-secret`.
 fn secret_path() -> Result<PathBuf> {
-    let data = std::env::var_os("XDG_DATA_HOME")
-        .filter(|d| !d.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".local/share")))
-        .ok_or_else(|| {
-            Error::Internal("neither XDG_DATA_HOME nor HOME is set: set auth.jwt_secret".to_owned().into())
-        })?;
-    Ok(data.join("orders").join("jwt-secret"))
+    let dir = user_dirs::orders_dir(Base::Data)
+        .map_err(|why| Error::Internal(format!("{why}: set auth.jwt_secret").into()))?;
+    Ok(dir.join("jwt-secret"))
 }
 
 fn create_secret_file(path: &std::path::Path) -> Result<Vec<u8>> {
@@ -55,7 +51,7 @@ fn create_secret_file(path: &std::path::Path) -> Result<Vec<u8>> {
         Error::Internal(because(format!("cannot create the JWT secret {}: {e}", path.display()), e))
     };
     if let Some(dir) = path.parent() {
-        crate::owner_only::create_dir_all(dir).map_err(failed)?;
+        user_dirs::create_dir_all(dir).map_err(failed)?;
     }
     let bytes: [u8; 48] = rand::random();
     let secret = URL_SAFE_NO_PAD.encode(bytes);

@@ -7,10 +7,11 @@
 //! umask, so a file begun at midnight while a dashboard runs keeps that mode until the next
 //! start, inside the 0700 directory.
 
-use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use tracing_appender::rolling::{RollingFileAppender, Rotation};
+
+use crate::user_dirs::{self, Base};
 
 /// The name every log file starts with, before its day.
 pub const PREFIX: &str = "dashboard";
@@ -26,18 +27,7 @@ pub const KEPT_FILES: usize = 7;
 /// # Errors
 /// When neither `XDG_STATE_HOME` (an absolute path) nor `HOME` is set.
 pub fn directory() -> Result<PathBuf, String> {
-    directory_from(std::env::var_os("XDG_STATE_HOME"), std::env::var_os("HOME"))
-}
-
-/// `$XDG_STATE_HOME/orders` when that is an absolute path (the XDG Base Directory
-/// specification ignores a relative one), else `$HOME/.local/state/orders`.
-fn directory_from(xdg_state_home: Option<OsString>, home: Option<OsString>) -> Result<PathBuf, String> {
-    let state = xdg_state_home
-        .map(PathBuf::from)
-        .filter(|dir| dir.is_absolute())
-        .or_else(|| home.filter(|h| !h.is_empty()).map(|home| PathBuf::from(home).join(".local").join("state")))
-        .ok_or("neither XDG_STATE_HOME nor HOME is set")?;
-    Ok(state.join("orders"))
+    user_dirs::orders_dir(Base::State)
 }
 
 /// Opens the log in `dir` (creating it, 0700, when missing) and makes its files 0600.
@@ -46,7 +36,7 @@ fn directory_from(xdg_state_home: Option<OsString>, home: Option<OsString>) -> R
 /// When the directory or today's file cannot be created, or a file's mode cannot be set: the
 /// message names the path.
 pub fn open(dir: &Path) -> Result<RollingFileAppender, String> {
-    crate::owner_only::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    user_dirs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let appender = RollingFileAppender::builder()
         .rotation(Rotation::DAILY)
         .filename_prefix(PREFIX)
@@ -89,16 +79,6 @@ mod tests {
     use std::io::Write as _;
 
     use super::*;
-
-    #[test]
-    fn the_log_lives_under_xdg_state_home_else_under_home() {
-        let at = |xdg: Option<&str>, home: Option<&str>| directory_from(xdg.map(Into::into), home.map(Into::into));
-        assert_eq!(at(Some("/state"), Some("/home/u")), Ok(PathBuf::from("/state/orders")));
-        assert_eq!(at(Some("relative"), Some("/home/u")), Ok(PathBuf::from("/home/u/.local/state/orders")));
-        assert_eq!(at(None, Some("/home/u")), Ok(PathBuf::from("/home/u/.local/state/orders")));
-        assert!(at(None, Some("")).is_err());
-        assert!(at(None, None).is_err());
-    }
 
     #[test]
     fn only_the_dashboards_daily_files_count_as_its_log() {

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::user_dirs::{self, Base};
 
 pub use crate::config::Secret;
 
@@ -47,7 +48,9 @@ impl CredentialsFile {
     /// # Errors
     /// [`Error::Internal`] when neither `XDG_CONFIG_HOME` nor `HOME` is set.
     pub fn default_location() -> Result<Self> {
-        location(std::env::var_os("XDG_CONFIG_HOME"), std::env::var_os("HOME")).map(Self::at)
+        let dir = user_dirs::orders_dir(Base::Config)
+            .map_err(|why| Error::Internal(format!("{why}: nowhere to keep a login").into()))?;
+        Ok(Self::at(dir.join("credentials.toml")))
     }
 
     /// The file's path.
@@ -84,7 +87,7 @@ impl CredentialsFile {
         let text = toml::to_string(credentials)
             .map_err(|e| Error::Internal(because(format!("cannot render credentials: {e}"), e)))?;
         let dir = self.path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        crate::owner_only::create_dir_all(dir).map_err(|e| self.failed("create the directory of", &e))?;
+        user_dirs::create_dir_all(dir).map_err(|e| self.failed("create the directory of", &e))?;
         // tempfile creates the file with mode 0600 (O_EXCL, never following a link).
         let mut file = tempfile::Builder::new()
             .prefix(".credentials")
@@ -122,31 +125,9 @@ impl CredentialsFile {
     }
 }
 
-/// The credentials path for the given `XDG_CONFIG_HOME` and `HOME` (an empty or relative
-/// `XDG_CONFIG_HOME` is ignored, as the XDG base directory specification says).
-fn location(xdg_config_home: Option<std::ffi::OsString>, home: Option<std::ffi::OsString>) -> Result<PathBuf> {
-    let config = xdg_config_home
-        .map(PathBuf::from)
-        .filter(|dir| dir.is_absolute())
-        .or_else(|| home.filter(|h| !h.is_empty()).map(|home| PathBuf::from(home).join(".config")))
-        .ok_or_else(|| {
-            Error::Internal("neither XDG_CONFIG_HOME nor HOME is set: nowhere to keep a login".to_owned().into())
-        })?;
-    Ok(config.join("orders").join("credentials.toml"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_file_lives_under_xdg_config_home_else_under_home() {
-        let at = |xdg: Option<&str>, home: Option<&str>| location(xdg.map(Into::into), home.map(Into::into)).ok();
-        assert_eq!(at(Some("/x"), Some("/h")), Some(PathBuf::from("/x/orders/credentials.toml")));
-        assert_eq!(at(None, Some("/h")), Some(PathBuf::from("/h/.config/orders/credentials.toml")));
-        assert_eq!(at(Some("relative"), Some("/h")), Some(PathBuf::from("/h/.config/orders/credentials.toml")));
-        assert_eq!(at(Some(""), None), None);
-    }
 
     #[test]
     fn credentials_round_trip_and_a_missing_file_is_no_login() {
