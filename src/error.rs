@@ -116,6 +116,16 @@ impl std::error::Error for Because {
     }
 }
 
+/// The last error in `error`'s chain of sources: the one that says what happened (a transport
+/// error's `Connection refused`, which its own message leaves out).
+pub fn innermost_cause<'e>(error: &'e (dyn std::error::Error + 'static)) -> &'e (dyn std::error::Error + 'static) {
+    let mut cause = error;
+    while let Some(inner) = cause.source() {
+        cause = inner;
+    }
+    cause
+}
+
 /// The crate's result.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 

@@ -57,11 +57,7 @@ fn unreachable(readyz: &Url, error: &reqwest::Error) -> String {
     if error.is_timeout() {
         return format!("{readyz} cannot be reached: no answer within {}s", TIMEOUT.as_secs());
     }
-    let mut cause: &dyn std::error::Error = error;
-    while let Some(inner) = cause.source() {
-        cause = inner;
-    }
-    format!("{readyz} cannot be reached: {cause}")
+    format!("{readyz} cannot be reached: {}", crate::error::innermost_cause(error))
 }
 
 /// `--url`: an `http` or `https` URL with a host; its path is where the server is mounted.

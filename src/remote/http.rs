@@ -101,10 +101,7 @@ impl Http {
     /// A transport failure, naming the API and the innermost cause (never a token: requests
     /// carry them only in headers, which errors do not quote).
     fn unreachable(&self, err: &reqwest::Error) -> Error {
-        let mut cause: &dyn std::error::Error = err;
-        while let Some(inner) = cause.source() {
-            cause = inner;
-        }
+        let cause = crate::error::innermost_cause(err);
         let what = if err.is_timeout() { "did not answer in time" } else { "cannot be reached" };
         Error::Unavailable(format!("the API at {} {what} ({cause})", self.base).into())
     }
